@@ -1,0 +1,1 @@
+"""A classic (bin/detect, bin/compile) buildpack for Python apps."""

@@ -1,0 +1,112 @@
+"""The build, step by step. Each step is a function of the BuildContext."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from buildpack import bootstrap, envfiles, errors, package_managers, relocation, runtime, stack
+from buildpack.context import BuildContext
+from buildpack.python_version import choose_python_version
+
+
+def compile_app(ctx: BuildContext) -> None:
+    started = time.monotonic()
+    ctx.stack, ubuntu = stack.resolve_stack(ctx)
+    ctx.arch = stack.resolve_arch()
+    check_app(ctx)
+    manager = package_managers.select(ctx.build_dir)
+    ctx.report.set("package_manager", manager)
+
+    choice = choose_python_version(
+        ctx.build_dir, ctx.settings, package_manager=manager, cached_version=None
+    )
+    for key, value in choice.report_fields().items():
+        ctx.report.set(key, value)
+    ctx.out.step(choice.describe())
+    for title, body in choice.warnings:
+        ctx.out.warning(title, body)
+
+    with ctx.report.timed("python_install"):
+        if runtime.is_installed(ctx.build_python_home):
+            ctx.out.step(f"Using the cached Python {choice.version} runtime")
+        else:
+            ctx.out.step(f"Installing Python {choice.version}")
+            runtime.install(ctx, choice.version, ubuntu)
+    runtime.link_into_app(ctx)
+    if not ctx.deps_ready:
+        # A host python3 without pip: the runtime we just unpacked bundles one.
+        ctx.deps_ready = bootstrap.ensure_dependencies(
+            buildpack_dir=ctx.buildpack_dir,
+            cache_dir=ctx.cache_dir,
+            config=ctx.config,
+            environ=ctx.environ,
+            out=ctx.out,
+            pip_wheel_homes=[ctx.build_python_home],
+        )
+
+    installer = package_managers.installer_for(manager)
+    with ctx.report.timed("package_manager_install"):
+        ctx.report.set(f"{manager}_version", installer.install_tool(ctx))
+    guarantee_app_paths(ctx)
+    with ctx.report.timed("dependencies_install"):
+        installer.install_dependencies(ctx)
+    guarantee_app_paths(ctx)
+
+    boot_rewritten = repair_install_records(ctx)
+    envfiles.write(ctx)
+    audit_relocation(ctx, boot_rewritten)
+    ctx.report.set("total_duration", round(time.monotonic() - started, 3))
+
+
+def check_app(ctx: BuildContext) -> None:
+    if (ctx.build_dir / ".heroku" / "python").exists() and not os.path.islink(
+        ctx.build_dir / ".heroku"
+    ):
+        # A committed runtime would be mixed with ours and break at run time.
+        raise errors.existing_python_dir()
+
+
+def guarantee_app_paths(ctx: BuildContext) -> None:
+    """Whatever the installer did, nothing in bin/ may name BUILD_DIR."""
+    fixed = relocation.fix_shebangs(
+        ctx.build_python_home / "bin",
+        build_python_home=ctx.build_python_home,
+        app_python_home=ctx.python_home,
+    )
+    if fixed:
+        ctx.out.info(
+            f"Rewrote {len(fixed)} entrypoint shebang(s) that named the build "
+            f"directory to use {ctx.python_home}/bin/python"
+        )
+        ctx.report.set("shebangs_fixed", ctx.report.fields.get("shebangs_fixed", 0) + len(fixed))
+
+
+def repair_install_records(ctx: BuildContext) -> set[str]:
+    """Fix paths in .pth/egg-link/finder/direct_url files; return the files
+    that still name the app source in BUILD_DIR and so are rewritten at boot."""
+    if not runtime.is_linked(ctx):
+        return set()
+    for site_packages in sorted(ctx.build_python_home.glob("lib/python3*/site-packages")):
+        relocation.rewrite_build_paths(
+            site_packages,
+            build_python_home=ctx.build_python_home,
+            app_python_home=ctx.python_home,
+        )
+    refs = relocation.find_app_path_references(ctx.build_python_home, ctx.build_dir)
+    snippet = relocation.boot_rewrite_script(ctx.build_dir, refs)
+    if snippet:
+        ctx.profile_snippets.append(snippet)
+    return set(refs)
+
+
+def audit_relocation(ctx: BuildContext, boot_rewritten: set[str]) -> None:
+    if not runtime.is_linked(ctx):
+        return
+    result = relocation.audit(
+        ctx.build_python_home, build_dir=ctx.build_dir, boot_rewritten=boot_rewritten
+    )
+    for line in result.summary_lines():
+        ctx.out.info(line)
+    for key, value in result.report_fields().items():
+        ctx.report.set(key, value)

@@ -1,0 +1,95 @@
+"""Entry points behind bin/compile and bin/test-compile."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from buildpack import bootstrap, errors
+from buildpack.config_vars import read_env_dir
+from buildpack.output import Output
+from buildpack.report import Report
+from buildpack.settings import buildpack_root
+
+USAGE = "usage: bin/compile BUILD_DIR CACHE_DIR [ENV_DIR]"
+
+
+def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
+    out = Output()
+    if len(argv) < 2:
+        print(USAGE, file=sys.stderr)
+        return 2
+    build_dir = Path(os.path.abspath(argv[0]))
+    cache_dir = Path(os.path.abspath(argv[1]))
+    env_dir = Path(os.path.abspath(argv[2])) if len(argv) > 2 and argv[2] else None
+    report = Report()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _build(build_dir, cache_dir, env_dir, out, report, install_dev)
+    except errors.BuildError as exc:
+        _fail(out, report, exc)
+    except KeyboardInterrupt:
+        _fail(out, report, errors.interrupted())
+    except Exception as exc:  # a bug: say so, and keep the traceback for the report
+        _fail(out, report, errors.internal_error(f"{type(exc).__name__}: {exc}"))
+        traceback.print_exc(file=sys.stderr)
+    else:
+        report.save(cache_dir)
+        return 0
+    try:
+        report.save(cache_dir)
+    except OSError:
+        pass
+    return 1
+
+
+def _fail(out: Output, report: Report, exc: errors.BuildError) -> None:
+    if exc.output:
+        # The tool's output was already streamed; repeat only its tail near the error.
+        pass
+    out.error(exc)
+    report.set("failure_reason", exc.reason)
+    report.set("failure_detail", exc.detail)
+
+
+def _build(
+    build_dir: Path,
+    cache_dir: Path,
+    env_dir: Path | None,
+    out: Output,
+    report: Report,
+    install_dev: bool,
+) -> None:
+    root = buildpack_root()
+    config = read_env_dir(env_dir)
+    for name, why in config.skipped:
+        out.info(f"Not exporting config var {name!r}: {why}")
+    deps_ready = bootstrap.ensure_dependencies(
+        buildpack_dir=root,
+        cache_dir=cache_dir,
+        config=config,
+        environ=os.environ,
+        out=out,
+        pip_wheel_homes=[],
+    )
+    # Only now may modules that need the buildpack's dependencies be imported.
+    from buildpack.compile import compile_app
+    from buildpack.context import BuildContext
+    from buildpack.settings import Settings
+
+    ctx = BuildContext(
+        build_dir=build_dir,
+        cache_dir=cache_dir,
+        env_dir=env_dir,
+        buildpack_dir=root,
+        settings=Settings.load(root / "buildpack.toml"),
+        out=out,
+        report=report,
+        config=config,
+        environ=dict(os.environ),
+        install_dev=install_dev,
+        deps_ready=deps_ready,
+    )
+    compile_app(ctx)

@@ -1,0 +1,48 @@
+"""Choosing the package manager from the app's files."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Protocol
+
+from buildpack import errors
+from buildpack.context import BuildContext
+
+
+class Installer(Protocol):
+    """What each package manager module provides (see pip.py)."""
+
+    def install_tool(self, ctx: BuildContext) -> str:
+        """Make the tool available; return its version."""
+        ...
+
+    def install_dependencies(self, ctx: BuildContext) -> None: ...
+
+# The file that selects each package manager, in the order they are reported.
+LOCKFILES = {
+    "Pipfile.lock": "pipenv",
+    "requirements.txt": "pip",
+    "poetry.lock": "poetry",
+    "uv.lock": "uv",
+}
+
+
+def select(app_dir: Path) -> str:
+    found = [name for name in LOCKFILES if (app_dir / name).is_file()]
+    if len(found) > 1:
+        raise errors.multiple_package_managers(found)
+    if found:
+        return LOCKFILES[found[0]]
+    if (app_dir / "Pipfile").is_file():
+        raise errors.pipfile_lock_missing()
+    if (app_dir / "setup.py").is_file() or (app_dir / "setup.cfg").is_file():
+        raise errors.setup_py_only()
+    if (app_dir / "pyproject.toml").is_file():
+        raise errors.pyproject_without_lockfile()
+    raise errors.no_package_manager_files()
+
+
+def installer_for(manager: str) -> Installer:
+    module = importlib.import_module(f"buildpack.package_managers.{manager}")
+    return module  # type: ignore[return-value]

@@ -1,0 +1,48 @@
+"""The build report: fields collected during a build, read by bin/report."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPORT_PATH = Path("build-data/python.json")
+MAX_VALUE_CHARS = 200
+
+
+class Report:
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+
+    def set(self, key: str, value: Any) -> None:
+        if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+            value = value[:MAX_VALUE_CHARS]
+        self.fields[key] = value
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Record ``<phase>_duration`` in seconds, even when the phase fails."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.fields[f"{phase}_duration"] = round(time.monotonic() - start, 3)
+
+    def save(self, cache_dir: Path) -> None:
+        path = cache_dir / REPORT_PATH
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.fields, sort_keys=True, indent=2) + "\n")
+        os.replace(tmp, path)
+
+
+def load(cache_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((cache_dir / REPORT_PATH).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,29 @@
+"""Session fixtures shared by unit and end-to-end tests: a runtime mirror."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.fault_server import FaultServer
+from tests.support.runtime_mirror import RuntimeArchive, pack_host_runtime
+
+
+@pytest.fixture(scope="session")
+def runtime_archive(tmp_path_factory: pytest.TempPathFactory) -> RuntimeArchive:
+    """The host interpreter packed once per session, with its .sha256, in a mirror dir."""
+    return pack_host_runtime(tmp_path_factory.mktemp("runtime-mirror"))
+
+
+@pytest.fixture(scope="session")
+def mirror_url(runtime_archive: RuntimeArchive) -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` serving the runtime archive's directory."""
+    with FaultServer(runtime_archive.dir) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def file_mirror_url(runtime_archive: RuntimeArchive) -> str:
+    """``file://`` URL of the runtime archive's directory."""
+    return runtime_archive.dir.as_uri()

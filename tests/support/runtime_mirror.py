@@ -1,0 +1,28 @@
+"""A runtime archive packed from the interpreter running the tests."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildpack.runtime_pack import pack_runtime
+
+
+@dataclass(frozen=True)
+class RuntimeArchive:
+    path: Path  # .../python-X.Y.Z-ubuntu-24.04-ARCH.tar.zst
+    version: str  # X.Y.Z
+    sha256: Path  # the .sha256 next to it
+    dir: Path  # the mirror directory holding both
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def pack_host_runtime(mirror_dir: Path, *, ubuntu: str = "24") -> RuntimeArchive:
+    """Pack ``sys.base_prefix`` (this interpreter's installation) into ``mirror_dir``."""
+    version = ".".join(map(str, sys.version_info[:3]))
+    path = pack_runtime(Path(sys.base_prefix), mirror_dir, version=version, ubuntu=ubuntu)
+    return RuntimeArchive(path, version, path.with_name(path.name + ".sha256"), mirror_dir)

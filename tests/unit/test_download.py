@@ -1,0 +1,395 @@
+"""Runtime downloads against a real loopback server that misbehaves on purpose."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from buildpack import download, errors
+from buildpack.output import Output
+from tests.support.archives import small_runtime_tar, write_with_sha256, zstd
+from tests.support.fault_server import Fault, FaultServer
+
+NAME = "python-3.13.1-ubuntu-24.04-amd64.tar.zst"
+PATH = f"/{NAME}"
+# Big enough that "mid-body" faults happen with most of the body unsent.
+PAYLOAD = 400_000
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Path:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    write_with_sha256(mirror / NAME, zstd(small_runtime_tar(os.urandom(PAYLOAD))))
+    return mirror
+
+
+@pytest.fixture
+def server(mirror: Path) -> Iterator[FaultServer]:
+    with FaultServer(mirror) as server:
+        yield server
+
+
+@pytest.fixture(params=["requests", "urllib"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Both transports: requests, and urllib for hosts where requests is not installed yet."""
+    return request.param
+
+
+class Log:
+    def __init__(self) -> None:
+        self.stdout = io.StringIO()
+        self.stderr = io.StringIO()
+        self.out = Output(self.stdout, self.stderr)
+
+    def retry_lines(self) -> list[str]:
+        return [line for line in self.stdout.getvalue().splitlines() if "retrying in" in line]
+
+
+def fetch(
+    url: str, dest: Path, log: Log | None = None, *, read_timeout: float = 5, **kwargs: object
+) -> None:
+    options: dict[str, object] = {
+        "connect_timeout": 2,
+        "read_timeout": read_timeout,
+        "retries": 3,
+        "backoff": 0.01,
+        "out": (log or Log()).out,
+    }
+    options.update(kwargs)
+    download.download_and_extract(url, dest, **options)  # type: ignore[arg-type]
+
+
+def assert_installed(dest: Path) -> None:
+    assert (dest / "bin/python3").read_bytes().startswith(b"#!/bin/sh")
+    assert (dest / "lib/payload.bin").stat().st_size == PAYLOAD
+
+
+def assert_nothing_installed(dest: Path) -> None:
+    assert not dest.exists()
+    assert [p.name for p in dest.parent.iterdir()] == []
+
+
+@pytest.fixture
+def dest(tmp_path: Path) -> Path:
+    parent = tmp_path / "build" / ".heroku"
+    parent.mkdir(parents=True)
+    return parent / "python"
+
+
+# --- retries -------------------------------------------------------------------------------
+
+
+def test_two_503s_then_success(server: FaultServer, dest: Path, transport: str) -> None:
+    server.add(PATH, Fault("status", status=503, times=2))
+    log = Log()
+    fetch(server.url + PATH, dest, log, transport=transport)
+    assert_installed(dest)
+    assert server.hits[PATH] == 3
+    lines = log.retry_lines()
+    assert len(lines) == 2
+    assert all("HTTP 503" in line for line in lines)
+    assert lines[0].startswith("       Download failed")
+
+
+def test_429_and_500_are_retried(server: FaultServer, dest: Path) -> None:
+    server.add(PATH, Fault("status", status=429))
+    server.add(PATH, Fault("status", status=500))
+    fetch(server.url + PATH, dest)
+    assert_installed(dest)
+    assert server.hits[PATH] == 3
+
+
+def test_permanent_500_gives_up_after_the_retries(server: FaultServer, dest: Path) -> None:
+    server.add(PATH, Fault("status", status=500, times=None))
+    with pytest.raises(errors.BuildError) as info:
+        fetch(server.url + PATH, dest, retries=2)
+    assert info.value.reason == "install-python::download"
+    assert "HTTP 500" in info.value.cause
+    assert "tried 3 times" in info.value.cause
+    assert server.hits[PATH] == 3
+    assert_nothing_installed(dest)
+
+
+@pytest.mark.parametrize("zstd_path", ["module", "tool"])
+def test_reset_mid_body_is_retried_from_scratch(
+    server: FaultServer, dest: Path, transport: str, zstd_path: str
+) -> None:
+    server.add(PATH, Fault("reset", after=100_000))
+    log = Log()
+    fetch(server.url + PATH, dest, log, transport=transport, force_zstd_tool=zstd_path == "tool")
+    assert_installed(dest)
+    assert server.hits[PATH] == 2
+    assert len(log.retry_lines()) == 1
+    assert [p.name for p in dest.parent.iterdir()] == ["python"]
+
+
+def test_short_body_is_retried(server: FaultServer, dest: Path, transport: str) -> None:
+    # The connection closes normally, but before Content-Length bytes arrived.
+    server.add(PATH, Fault("truncate", after=100_000))
+    log = Log()
+    fetch(server.url + PATH, dest, log, transport=transport)
+    assert_installed(dest)
+    assert server.hits[PATH] == 2
+    assert len(log.retry_lines()) == 1
+
+
+@pytest.mark.parametrize("zstd_path", ["module", "tool"])
+def test_stall_mid_body_fails_with_a_clear_error(
+    server: FaultServer, dest: Path, transport: str, zstd_path: str
+) -> None:
+    # The server stalls far longer (10 s) than the read timeout (0.5 s).
+    server.add(PATH, Fault("stall", after=100_000, seconds=10, times=None))
+    log = Log()
+    with pytest.raises(errors.BuildError) as info:
+        fetch(
+            server.url + PATH,
+            dest,
+            log,
+            read_timeout=0.5,
+            retries=1,
+            transport=transport,
+            force_zstd_tool=zstd_path == "tool",
+        )
+    assert info.value.reason == "install-python::download"
+    assert "no data arrived for 0.5 seconds" in info.value.cause
+    assert server.hits[PATH] == 2
+    assert len(log.retry_lines()) == 1
+    assert_nothing_installed(dest)
+
+
+def test_stall_once_then_success(server: FaultServer, dest: Path) -> None:
+    server.add(PATH, Fault("stall", after=100_000, seconds=10))
+    fetch(server.url + PATH, dest, read_timeout=0.5)
+    assert_installed(dest)
+    assert server.hits[PATH] == 2
+
+
+def test_unreachable_port(dest: Path, transport: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Nothing listens on the port now: connecting is refused.
+    log = Log()
+    with pytest.raises(errors.BuildError) as info:
+        fetch(f"http://127.0.0.1:{port}{PATH}", dest, log, retries=1, transport=transport)
+    assert info.value.reason == "install-python::download"
+    assert "connection refused" in info.value.cause
+    assert len(log.retry_lines()) == 1
+    assert_nothing_installed(dest)
+
+
+# --- missing archives ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_missing_archive_is_not_available_and_not_retried(
+    server: FaultServer, dest: Path, transport: str, status: int
+) -> None:
+    server.add(PATH, Fault("status", status=status, times=None))
+    with pytest.raises(download.NotFound) as info:
+        fetch(server.url + PATH, dest, transport=transport)
+    assert info.value.status == status
+    assert server.hits[PATH] == 1
+    assert_nothing_installed(dest)
+
+
+def test_missing_file_on_the_server(server: FaultServer, dest: Path) -> None:
+    with pytest.raises(download.NotFound) as info:
+        fetch(server.url + "/python-3.99.0-ubuntu-24.04-amd64.tar.zst", dest)
+    assert info.value.status == 404
+
+
+# --- checksums --------------------------------------------------------------------------------
+
+
+def test_wrong_sha256_fails_and_installs_nothing(
+    mirror: Path, server: FaultServer, dest: Path
+) -> None:
+    write_with_sha256(mirror / NAME, (mirror / NAME).read_bytes(), sha256="0" * 64)
+    with pytest.raises(errors.BuildError) as info:
+        fetch(server.url + PATH, dest)
+    assert info.value.reason == "install-python::checksum-mismatch"
+    assert "0" * 64 in info.value.cause
+    assert server.hits[PATH] == 1  # a mismatch is not retried
+    assert_nothing_installed(dest)
+
+
+def test_wrong_sha256_served_by_the_mirror(server: FaultServer, dest: Path) -> None:
+    server.add(PATH + ".sha256", Fault("body", body=b"f" * 64 + b"\n"))
+    with pytest.raises(errors.BuildError) as info:
+        fetch(server.url + PATH, dest)
+    assert info.value.reason == "install-python::checksum-mismatch"
+    assert_nothing_installed(dest)
+
+
+def test_trailing_bytes_after_the_archive_count_in_the_checksum(
+    mirror: Path, server: FaultServer, dest: Path
+) -> None:
+    good = (mirror / NAME).read_bytes()
+    # The .sha256 says "good"; the mirror serves good + a zstd skippable frame,
+    # which decompressors pass over: only the checksum notices the extra bytes.
+    skippable = struct.pack("<II", 0x184D2A50, 4) + b"junk"
+    server.add(PATH, Fault("body", body=good + skippable, times=None))
+    with pytest.raises(errors.BuildError) as info:
+        fetch(server.url + PATH, dest)
+    assert info.value.reason == "install-python::checksum-mismatch"
+    assert_nothing_installed(dest)
+
+
+def test_no_sha256_on_the_mirror_means_no_verification(
+    mirror: Path, server: FaultServer, dest: Path
+) -> None:
+    (mirror / (NAME + ".sha256")).unlink()
+    fetch(server.url + PATH, dest)
+    assert_installed(dest)
+
+
+def test_sha256_answering_403_means_no_verification(server: FaultServer, dest: Path) -> None:
+    # S3 answers 403 for a missing key; Heroku's bucket publishes no checksums.
+    server.add(PATH + ".sha256", Fault("status", status=403))
+    fetch(server.url + PATH, dest)
+    assert_installed(dest)
+
+
+def test_sha256_file_errors_are_retried(server: FaultServer, dest: Path) -> None:
+    server.add(PATH + ".sha256", Fault("status", status=503))
+    log = Log()
+    fetch(server.url + PATH, dest, log)
+    assert_installed(dest)
+    assert server.hits[PATH + ".sha256"] == 2
+    assert len(log.retry_lines()) == 1
+
+
+def test_unreadable_sha256_file(server: FaultServer, dest: Path) -> None:
+    server.add(PATH + ".sha256", Fault("body", body=b"<html>oops</html>"))
+    with pytest.raises(errors.BuildError) as info:
+        fetch(server.url + PATH, dest)
+    assert info.value.reason == "install-python::invalid-checksum-file"
+    assert_nothing_installed(dest)
+
+
+def test_verification_can_be_turned_off(server: FaultServer, dest: Path) -> None:
+    server.add(PATH + ".sha256", Fault("body", body=b"f" * 64, times=None))
+    fetch(server.url + PATH, dest, verify_sha256=False)
+    assert_installed(dest)
+    assert server.hits[PATH + ".sha256"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ab" * 32, "ab" * 32),
+        ("AB" * 32 + "\n", "ab" * 32),
+        ("ab" * 32 + "  python-3.13.1-ubuntu-24.04-amd64.tar.zst\n", "ab" * 32),
+    ],
+)
+def test_parse_sha256(text: str, expected: str) -> None:
+    assert download.parse_sha256(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "abc", "zz" * 32, "<html>" + "ab" * 32])
+def test_parse_sha256_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        download.parse_sha256(text)
+
+
+# --- corrupt archives, redirects, file:// -------------------------------------------------------
+
+
+def test_corrupt_archive_is_invalid_and_not_retried(
+    mirror: Path, server: FaultServer, dest: Path
+) -> None:
+    data = bytearray((mirror / NAME).read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    write_with_sha256(mirror / NAME, bytes(data))
+    with pytest.raises(errors.BuildError) as info:
+        fetch(server.url + PATH, dest)
+    assert info.value.reason == "install-python::invalid-archive"
+    assert server.hits[PATH] == 1
+    assert_nothing_installed(dest)
+
+
+def test_truncated_archive_file_is_invalid(mirror: Path, server: FaultServer, dest: Path) -> None:
+    # The mirror serves a cut file with a matching Content-Length (a bad upload).
+    data = (mirror / NAME).read_bytes()
+    write_with_sha256(mirror / NAME, data[: len(data) // 2])
+    with pytest.raises(errors.BuildError) as info:
+        fetch(server.url + PATH, dest)
+    assert info.value.reason == "install-python::invalid-archive"
+    assert_nothing_installed(dest)
+
+
+def test_redirect_is_followed(
+    mirror: Path, server: FaultServer, dest: Path, transport: str
+) -> None:
+    (mirror / "moved").mkdir()
+    (mirror / NAME).rename(mirror / "moved" / NAME)
+    server.add(PATH, Fault("redirect", location=f"/moved/{NAME}", times=None))
+    fetch(server.url + PATH, dest, transport=transport)
+    assert_installed(dest)
+    assert server.hits[f"/moved/{NAME}"] == 1
+
+
+def test_file_url(mirror: Path, dest: Path) -> None:
+    fetch((mirror / NAME).as_uri(), dest)
+    assert_installed(dest)
+
+
+def test_file_url_checks_the_sha256(mirror: Path, dest: Path) -> None:
+    write_with_sha256(mirror / NAME, (mirror / NAME).read_bytes(), sha256="0" * 64)
+    with pytest.raises(errors.BuildError) as info:
+        fetch((mirror / NAME).as_uri(), dest)
+    assert info.value.reason == "install-python::checksum-mismatch"
+    assert_nothing_installed(dest)
+
+
+def test_missing_file_url_is_not_available(mirror: Path, dest: Path) -> None:
+    with pytest.raises(download.NotFound) as info:
+        fetch((mirror / "python-3.99.0-ubuntu-24.04-amd64.tar.zst").as_uri(), dest)
+    assert info.value.status == 404
+    assert_nothing_installed(dest)
+
+
+def test_unsupported_scheme(dest: Path) -> None:
+    with pytest.raises(errors.BuildError) as info:
+        fetch(f"ftp://127.0.0.1{PATH}", dest)
+    assert info.value.reason == "install-python::invalid-url"
+
+
+# --- fetch_stream ----------------------------------------------------------------------
+
+
+def test_fetch_stream_reads_the_body(mirror: Path, server: FaultServer, transport: str) -> None:
+    server.add(PATH, Fault("status", status=503))
+    log = Log()
+    with download.fetch_stream(
+        server.url + PATH,
+        connect_timeout=2,
+        read_timeout=5,
+        retries=2,
+        backoff=0.01,
+        out=log.out,
+        transport=transport,  # type: ignore[arg-type]
+    ) as response:
+        assert response.status == 200
+        response.raw.drain()
+        assert response.raw.bytes_read == (mirror / NAME).stat().st_size
+    assert len(log.retry_lines()) == 1
+
+
+def test_fetch_stream_not_found(server: FaultServer) -> None:
+    with (
+        pytest.raises(download.NotFound),
+        download.fetch_stream(
+            server.url + "/nothing", connect_timeout=2, read_timeout=5, retries=2, backoff=0.01
+        ),
+    ):
+        pass
+    assert server.hits["/nothing"] == 1
