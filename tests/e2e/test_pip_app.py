@@ -21,7 +21,9 @@ def _namespaces():
 
 
 @pytest.mark.parametrize("mirror", ["http", "file"])
-def test_pip_app_relocates_and_serves(tmp_path, runtime_archive, mirror_url, file_mirror_url, mirror):
+def test_pip_app_relocates_and_serves(
+    tmp_path, runtime_archive, mirror_url, file_mirror_url, mirror
+):
     app = copy_fixture("pip_app", tmp_path, python_version=runtime_archive.version)
     base = mirror_url if mirror == "http" else file_mirror_url
     result = build_and_run(

@@ -1,0 +1,45 @@
+"""The buildpack's own dependencies on a host python3 without pip."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.builds import build_and_run, build_env, copy_fixture, require_namespaces
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def pipless_python(tmp_path_factory):
+    """A python3 like heroku-24's: no pip, no requests, no zstandard."""
+    venv = tmp_path_factory.mktemp("pipless")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    probe = subprocess.run(
+        [str(venv / "bin/python3"), "-c", "import pip"], capture_output=True, text=True
+    )
+    assert probe.returncode != 0, "the venv must not have pip"
+    return venv / "bin"
+
+
+def test_compile_bootstraps_from_the_runtime_on_a_pipless_host(
+    tmp_path, runtime_archive, mirror_url, pipless_python
+):
+    require_namespaces()
+    app = copy_fixture("pip_app", tmp_path, python_version=runtime_archive.version)
+    cache = tmp_path / "cache"
+    env = build_env(BUILDPACK_S3_BASE_URL=mirror_url)
+    env["PATH"] = f"{pipless_python}:{env['PATH']}"
+    first = build_and_run(app, cache, tmp_path / "env", env=env)
+    assert first.returncode == 0, first.log
+    assert "Installing the buildpack's own dependencies" in first.stdout
+    # Installed for the pip-less interpreter's tag, from the runtime's bundled pip.
+    deps = list((cache / ".heroku/buildpack-deps").iterdir())
+    assert len(deps) == 1 and (deps[0] / "zstandard").is_dir() and (deps[0] / "yaml").is_dir()
+    assert "RESPONSE: Hello from /app/.heroku/python" in first.stdout
+
+    second = build_and_run(app, cache, tmp_path / "env", env=env)
+    assert second.returncode == 0, second.log
+    assert "Installing the buildpack's own dependencies" not in second.stdout
