@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import time
 
-from buildpack import bootstrap, envfiles, errors, package_managers, relocation, runtime, stack
+from buildpack import (
+    bootstrap,
+    checks,
+    collectstatic,
+    dyno_env,
+    envfiles,
+    hooks,
+    nltk,
+    package_managers,
+    relocation,
+    runtime,
+    stack,
+)
 from buildpack.context import BuildContext
 from buildpack.python_version import choose_python_version
 
@@ -14,7 +25,9 @@ def compile_app(ctx: BuildContext) -> None:
     started = time.monotonic()
     ctx.stack, ubuntu = stack.resolve_stack(ctx)
     ctx.arch = stack.resolve_arch()
-    check_app(ctx)
+    checks.check_not_duplicate(ctx)
+    hooks.run_hook(ctx, "pre_compile")
+    checks.check_app(ctx)
     manager = package_managers.select(ctx.build_dir)
     ctx.report.set("package_manager", manager)
 
@@ -52,19 +65,19 @@ def compile_app(ctx: BuildContext) -> None:
     with ctx.report.timed("dependencies_install"):
         installer.install_dependencies(ctx)
     guarantee_app_paths(ctx)
+    nltk.download_corpora(ctx)
+    collectstatic.run_collectstatic(ctx)
 
+    # Written before post_compile so the hook sees them, and again below.
+    envfiles.write(ctx)
+    dyno_env.write_profile_scripts(ctx.build_dir)
+    hooks.run_hook(ctx, "post_compile")
+    # The hook may have installed more packages: repair after it, not before.
+    guarantee_app_paths(ctx)
     boot_rewritten = repair_install_records(ctx)
     envfiles.write(ctx)
     audit_relocation(ctx, boot_rewritten)
     ctx.report.set("total_duration", round(time.monotonic() - started, 3))
-
-
-def check_app(ctx: BuildContext) -> None:
-    if (ctx.build_dir / ".heroku" / "python").exists() and not os.path.islink(
-        ctx.build_dir / ".heroku"
-    ):
-        # A committed runtime would be mixed with ours and break at run time.
-        raise errors.existing_python_dir()
 
 
 def guarantee_app_paths(ctx: BuildContext) -> None:

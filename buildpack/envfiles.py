@@ -57,7 +57,7 @@ def profile_script(ctx: BuildContext) -> str:
         "# Entrypoint shebangs say /app/.heroku/python/bin/python. When the app",
         "# runs somewhere else (HOME is not /app), point /app there if we may.",
         'if [ "$HOME" != "/app" ] && [ -d "$HOME/.heroku/python" ]; then',
-        '  if mkdir -p /app/.heroku 2>/dev/null; then',
+        "  if mkdir -p /app/.heroku 2>/dev/null; then",
         '    ln -nsf "$HOME/.heroku/python" /app/.heroku/python 2>/dev/null || true',
         "  fi",
         "fi",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -38,17 +39,13 @@ def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
     else:
         report.save(cache_dir)
         return 0
-    try:
+    # A failed build's report matters most; a broken cache dir must not hide the error.
+    with contextlib.suppress(OSError):
         report.save(cache_dir)
-    except OSError:
-        pass
     return 1
 
 
 def _fail(out: Output, report: Report, exc: errors.BuildError) -> None:
-    if exc.output:
-        # The tool's output was already streamed; repeat only its tail near the error.
-        pass
     out.error(exc)
     report.set("failure_reason", exc.reason)
     report.set("failure_detail", exc.detail)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 def parse_toml(text: str) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib

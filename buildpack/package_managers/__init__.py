@@ -19,6 +19,7 @@ class Installer(Protocol):
 
     def install_dependencies(self, ctx: BuildContext) -> None: ...
 
+
 # The file that selects each package manager, in the order they are reported.
 LOCKFILES = {
     "Pipfile.lock": "pipenv",

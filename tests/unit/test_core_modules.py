@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from buildpack import config_vars, errors, mini_toml, proc, stack
 from buildpack.output import Output
@@ -21,7 +21,9 @@ def test_mini_toml_reads_buildpack_toml_like_tomllib():
     assert mini_toml.loads(text) == tomllib.loads(text)
 
 
-@pytest.mark.parametrize("bad", ["a = [1, [2]]", "a = 1979-05-27", "[[array]]", 'a = """x"""', 'a = "x\\n"', "a = 'x'"])
+@pytest.mark.parametrize(
+    "bad", ["a = [1, [2]]", "a = 1979-05-27", "[[array]]", 'a = """x"""', 'a = "x\\n"', "a = 'x'"]
+)
 def test_mini_toml_refuses_what_it_does_not_know(bad):
     with pytest.raises(mini_toml.TomlSubsetError):
         mini_toml.loads(bad)

@@ -1,0 +1,61 @@
+"""bin/release: the heroku-postgresql add-on for Django apps with a driver."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from buildpack import release, yaml_out
+from buildpack.settings import buildpack_root
+from tests.unit.ctx_factory import fake_site_packages
+
+BIN_RELEASE = buildpack_root() / "bin" / "release"
+
+
+def app(tmp_path, *dists, manage_py=True):
+    if manage_py:
+        (tmp_path / "manage.py").write_text("")
+    fake_site_packages(tmp_path / ".heroku" / "python", *dists)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "driver", ["psycopg2-2.9.13", "psycopg2_binary-2.9.13", "psycopg-3.2.0", "psycopg_binary-3.2.0"]
+)
+def test_django_with_a_postgres_driver_gets_the_addon(tmp_path, driver):
+    build = app(tmp_path, "django-5.2.19", driver)
+    assert release.release_yaml(build) == "---\naddons:\n- heroku-postgresql\n"
+    assert yaml.safe_load(release.release_yaml(build)) == {"addons": ["heroku-postgresql"]}
+
+
+@pytest.mark.parametrize(
+    ("dists", "manage_py"),
+    [
+        (("django-5.2.19",), True),  # no driver
+        (("psycopg2-2.9.13",), True),  # no Django
+        (("Django-5.2.19", "psycopg2-2.9.13"), False),  # not a Django project
+        ((), False),
+    ],
+)
+def test_anything_else_gets_an_empty_config(tmp_path, dists, manage_py):
+    build = app(tmp_path, *dists, manage_py=manage_py)
+    assert release.release_yaml(build) == "--- {}\n"
+
+
+def test_minimal_writer_matches_pyyaml_for_release():
+    data = {"addons": ["heroku-postgresql"]}
+    assert yaml_out.dump_minimal(data, explicit_start=True) == yaml_out.dump(
+        data, explicit_start=True
+    )
+    assert yaml_out.dump_minimal({}, explicit_start=True) == "--- {}\n"
+
+
+def test_bin_release_prints_yaml(tmp_path):
+    build = app(tmp_path, "Django-5.2.19", "psycopg2_binary-2.9.13")
+    result = subprocess.run(
+        [sys.executable, str(BIN_RELEASE), str(build)], capture_output=True, text=True, check=True
+    )
+    assert yaml.safe_load(result.stdout) == {"addons": ["heroku-postgresql"]}

@@ -1,0 +1,104 @@
+"""bin/report: the saved build report as YAML, and it never fails."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import yaml
+
+from buildpack import report, report_cli, yaml_out
+from buildpack.settings import buildpack_root
+
+BIN_REPORT = buildpack_root() / "bin" / "report"
+
+
+def run_report(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BIN_REPORT), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def saved_report(cache_dir, fields):
+    r = report.Report()
+    for key, value in fields.items():
+        r.set(key, value)
+    r.save(cache_dir)
+
+
+def test_report_prints_sorted_yaml(tmp_path):
+    cache = tmp_path / "cache"
+    saved_report(
+        cache,
+        {
+            "python_version": "3.13.15",
+            "pre_compile_hook": False,
+            "dependencies_install_duration": 12.5,
+            "failure_reason": "hooks::post_compile",
+            "cache_status": "reused",
+        },
+    )
+    result = run_report(str(tmp_path / "build"), str(cache), str(tmp_path / "env"))
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(result.stdout) == {
+        "cache_status": "reused",
+        "dependencies_install_duration": 12.5,
+        "failure_reason": "hooks::post_compile",
+        "pre_compile_hook": False,
+        "python_version": "3.13.15",
+    }
+    keys = [line.split(":")[0] for line in result.stdout.splitlines()]
+    assert keys == sorted(keys)
+
+
+def test_values_are_capped_at_200_characters(tmp_path):
+    cache = tmp_path / "cache"
+    path = cache / report.REPORT_PATH
+    path.parent.mkdir(parents=True)
+    path.write_text('{"failure_detail": "' + "x" * 500 + '", "odd": {"nested": [1, 2]}}')
+    result = run_report("build", str(cache))
+    data = yaml.safe_load(result.stdout)
+    assert data["failure_detail"] == "x" * 200
+    assert data["odd"] == '{"nested": [1, 2]}'
+
+
+def test_missing_report_prints_an_empty_mapping(tmp_path):
+    result = run_report("build", str(tmp_path / "no-cache"), "env")
+    assert result.returncode == 0
+    assert yaml.safe_load(result.stdout) == {}
+
+
+def test_corrupt_report_does_not_fail(tmp_path):
+    cache = tmp_path / "cache"
+    path = cache / report.REPORT_PATH
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xff\xfe{not json")
+    result = run_report("build", str(cache), "env")
+    assert result.returncode == 0
+    assert yaml.safe_load(result.stdout) == {}
+
+
+def test_report_as_a_directory_does_not_fail(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / report.REPORT_PATH).mkdir(parents=True)
+    assert run_report("build", str(cache)).returncode == 0
+
+
+def test_no_arguments_does_not_fail():
+    assert run_report().returncode == 0
+
+
+def test_minimal_writer_output_parses_to_the_same_data():
+    data = report_cli.capped(
+        {
+            "a": "plain",
+            "b": "3.14",
+            "c": 'line\nbreak "quoted" \U0001f600',
+            "d": True,
+            "e": None,
+            "f": 1.25,
+            "yes": "no",
+        }
+    )
+    assert yaml.safe_load(yaml_out.dump_minimal(data)) == data
+    assert yaml.safe_load(yaml_out.dump(data)) == data
