@@ -95,7 +95,12 @@ def ensure_dependencies(
         if value:
             env[name] = value
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
+    # A build killed during this install (SIGKILL skips the cleanup below)
+    # leaves its partial directory behind; it is never used, only removed.
+    # Bootstrap runs before the cache lock, so spare a live build's partial.
+    for stale in target.parent.glob(f".{target.name}.partial-*"):
+        if not _pid_alive(stale.name.rsplit("-", 1)[-1]):
+            shutil.rmtree(stale, ignore_errors=True)
     partial.mkdir(parents=True)
     args = [
         *command,
@@ -118,9 +123,31 @@ def ensure_dependencies(
             on_failure=lambda r: errors.buildpack_dependencies_failed(r.output),
         )
         (partial / _COMPLETE).write_text("\n".join(requirements(pins)) + "\n")
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(partial, target)
+        _publish(partial, target)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     activate(target)
+    return True
+
+
+def _publish(partial: Path, target: Path) -> None:
+    """Move a finished install into place, unless a concurrent build did first."""
+    if (target / _COMPLETE).exists():
+        return  # another build's identical install is already in use: keep it
+    # Only an incomplete leftover (a killed build's) can be here; it is unused.
+    shutil.rmtree(target, ignore_errors=True)
+    try:
+        os.replace(partial, target)
+    except OSError:
+        if not (target / _COMPLETE).exists():
+            raise
+
+
+def _pid_alive(text: str) -> bool:
+    try:
+        os.kill(int(text), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
     return True

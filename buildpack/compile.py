@@ -17,6 +17,8 @@ from buildpack import (
     runtime,
     stack,
 )
+from buildpack.app_files import check_package_manager_files
+from buildpack.cache import BuildCache, build_key
 from buildpack.context import BuildContext
 from buildpack.python_version import choose_python_version
 
@@ -30,9 +32,15 @@ def compile_app(ctx: BuildContext) -> None:
     checks.check_app(ctx)
     manager = package_managers.select(ctx.build_dir)
     ctx.report.set("package_manager", manager)
+    check_package_manager_files(ctx.build_dir, manager, install_dev=ctx.install_dev)
 
+    # Locks CACHE_DIR until save (or until this process ends, if the build fails).
+    cache = BuildCache.open(ctx)
     choice = choose_python_version(
-        ctx.build_dir, ctx.settings, package_manager=manager, cached_version=None
+        ctx.build_dir,
+        ctx.settings,
+        package_manager=manager,
+        cached_version=cache.previous_python_version,
     )
     for key, value in choice.report_fields().items():
         ctx.report.set(key, value)
@@ -40,6 +48,8 @@ def compile_app(ctx: BuildContext) -> None:
     for title, body in choice.warnings:
         ctx.out.warning(title, body)
 
+    with ctx.report.timed("cache_restore"):
+        cache.restore(ctx, build_key(ctx, manager, choice.version))
     with ctx.report.timed("python_install"):
         if runtime.is_installed(ctx.build_python_home):
             ctx.out.step(f"Using the cached Python {choice.version} runtime")
@@ -63,7 +73,8 @@ def compile_app(ctx: BuildContext) -> None:
         ctx.report.set(f"{manager}_version", installer.install_tool(ctx))
     guarantee_app_paths(ctx)
     with ctx.report.timed("dependencies_install"):
-        installer.install_dependencies(ctx)
+        if not cache.skip_install(ctx, installer):
+            installer.install_dependencies(ctx)
     guarantee_app_paths(ctx)
     nltk.download_corpora(ctx)
     collectstatic.run_collectstatic(ctx)
@@ -77,6 +88,8 @@ def compile_app(ctx: BuildContext) -> None:
     boot_rewritten = repair_install_records(ctx)
     envfiles.write(ctx)
     audit_relocation(ctx, boot_rewritten)
+    with ctx.report.timed("cache_save"):
+        cache.save(ctx, app_refs=boot_rewritten)
     ctx.report.set("total_duration", round(time.monotonic() - started, 3))
 
 
@@ -107,6 +120,7 @@ def repair_install_records(ctx: BuildContext) -> set[str]:
             app_python_home=ctx.python_home,
         )
     refs = relocation.find_app_path_references(ctx.build_python_home, ctx.build_dir)
+    relocation.discard_boot_rewritten_bytecode(ctx.build_dir, refs)
     snippet = relocation.boot_rewrite_script(ctx.build_dir, refs)
     if snippet:
         ctx.profile_snippets.append(snippet)

@@ -40,6 +40,10 @@ class BuildContext:
     # Variables build steps add for later steps and later buildpacks
     # (UV_*, POETRY_*, NLTK_DATA...): the build env and `export` get them.
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Directories of programs installed outside the slug (a package manager in
+    # the build cache) for later steps and buildpacks: on PATH after the
+    # runtime's bin, in the build env and in `export`; never in .profile.d.
+    extra_path: list[str] = field(default_factory=list)
     # Variables for the dyno, written to .profile.d; "$HOME" is expanded there.
     profile_env: dict[str, str] = field(default_factory=dict)
     # Extra sh snippets for .profile.d/python.sh (boot-time path rewrites...).
@@ -71,7 +75,10 @@ class BuildContext:
         if with_config_vars:
             env.update(self.config.exportable())
         home = str(self.python_home)
-        env["PATH"] = _prepend(f"{home}/bin", env.get("PATH", "/usr/local/bin:/usr/bin:/bin"))
+        path = env.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        for entry in reversed(self.extra_path):
+            path = _prepend(entry, path)
+        env["PATH"] = _prepend(f"{home}/bin", path)
         for var, sub in (
             ("LD_LIBRARY_PATH", "lib"),
             ("LIBRARY_PATH", "lib"),

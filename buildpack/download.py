@@ -133,6 +133,8 @@ class Response:
     headers: Mapping[str, str]
     raw: Body
     close: Callable[[], None]
+    # Unblocks a read waiting on the network in another thread (see attempt()).
+    abort: Callable[[], None] = lambda: None
 
 
 # --- public API -------------------------------------------------------------------
@@ -206,7 +208,16 @@ def download_and_extract(
                     raise errors.runtime_checksum_mismatch(url, expected, actual)
 
             with open_zstd_reader(body, force_tool=force_zstd_tool) as reader:  # type: ignore[arg-type]
-                extract_tar_stream(reader, dest, source=url, replace=replace, before_commit=verify)
+                try:
+                    extract_tar_stream(
+                        reader, dest, source=url, replace=replace, before_commit=verify
+                    )
+                except BaseException:
+                    # Leaving the reader waits for its read-ahead thread, which may be
+                    # blocked on a stalled network read for the whole read timeout:
+                    # an interrupted build must end now, not then.
+                    response.abort()
+                    raise
         finally:
             response.close()
 
@@ -349,7 +360,15 @@ def _open_requests(url: str, timeouts: Timeouts) -> Response:
         errors_=(urllib3.exceptions.HTTPError, exc_mod.RequestException, OSError),
         timeouts=timeouts,
     )
-    return Response(resp.url, resp.status_code, resp.headers, body, resp.close)
+    return Response(
+        resp.url, resp.status_code, resp.headers, body, resp.close, lambda: _shutdown(resp.raw)
+    )
+
+
+def _shutdown(raw: object) -> None:
+    # urllib3 >= 2.3 can shut the socket down under a reading thread.
+    with contextlib.suppress(Exception):
+        raw.shutdown()  # type: ignore[attr-defined]
 
 
 def _connection_class(base: type[http.client.HTTPConnection], read_timeout: float) -> type:

@@ -21,10 +21,16 @@ def _prepend_line(var: str, value: str) -> str:
     return f'export {var}="{value}${{{var}:+:${var}}}"'
 
 
+def _prepend_quoted_line(var: str, value: str) -> str:
+    # For paths outside /app (CACHE_DIR may hold spaces, quotes or '$').
+    return f'export {var}={shlex.quote(value)}"${{{var}:+:${var}}}"'
+
+
 def export_script(ctx: BuildContext) -> str:
     home = shlex.quote(str(ctx.python_home))
     lines = [
         "# Written by the Python buildpack for the buildpacks that run after it.",
+        *(_prepend_quoted_line("PATH", entry) for entry in reversed(ctx.extra_path)),
         _prepend_line("PATH", f"{ctx.python_home}/bin"),
         *(_prepend_line(var, f"{ctx.python_home}/{sub}") for var, sub in _LIB_VARS),
         "export PYTHONUNBUFFERED=1",

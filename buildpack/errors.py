@@ -831,6 +831,169 @@ def runtime_checksum_file_invalid(url: str, problem: str) -> BuildError:
     )
 
 
+# --- app files the build reads, download settings (issue 9) ----------------------
+
+
+def app_file_outside_app(name: str, target: str) -> BuildError:
+    return BuildError(
+        reason="checks::app-file::outside-app",
+        title=f"{name} points outside the app",
+        cause=(
+            f"{name} is a symbolic link to {target}, which is outside the app's "
+            "directory. The build reads this file, and a build must only read "
+            "the app's own files, so the buildpack refused to use it."
+        ),
+        action=(
+            f"Replace the link with a copy of the file: for example 'cp --remove-destination "
+            f'"$(readlink -f {name})" {name}\', then commit it. A link to another file '
+            "inside the app is fine."
+        ),
+        detail=f"{name} -> {target}"[:200],
+    )
+
+
+def app_file_not_regular(name: str, problem: str) -> BuildError:
+    return BuildError(
+        reason="checks::app-file::not-a-file",
+        title=f"Could not read {name}",
+        cause=f"The build reads {name}, but {problem}.",
+        action=f"Make {name} a regular file in the app's root directory and commit it.",
+        detail=problem,
+    )
+
+
+def app_file_too_large(name: str, limit: int) -> BuildError:
+    return BuildError(
+        reason="checks::app-file::too-large",
+        title=f"{name} is too large",
+        cause=(
+            f"{name} is larger than {limit // (1024 * 1024)} MiB, far more than a list "
+            "of packages needs. Another file was probably saved under this name."
+        ),
+        action=f"Replace {name} with the app's list of requirements, then commit it.",
+        detail=f"larger than {limit} bytes",
+    )
+
+
+def app_file_invalid_encoding(name: str, problem: str) -> BuildError:
+    return BuildError(
+        reason="checks::app-file::invalid-encoding",
+        title=f"{name} is not UTF-8 text",
+        cause=(
+            f"{name} {problem}. pip reads requirements files as UTF-8 and would "
+            "stop with an internal error. Windows PowerShell's '>' and some editors "
+            "write other encodings."
+        ),
+        action=(
+            f"Save {name} again as UTF-8 text (for example 'pip freeze > {name}' in a "
+            "POSIX shell, or choose UTF-8 in the editor's save dialog), then commit it."
+        ),
+        detail=problem,
+    )
+
+
+def download_setting_invalid(name: str, value: str, expected: str) -> BuildError:
+    return BuildError(
+        reason="install-python::invalid-download-setting",
+        title=f"{name} is not valid",
+        cause=f"{name} is set to '{value[:60]}', but it must be {expected}.",
+        action=f"Fix or unset {name} (in the config vars or the build's environment).",
+        detail=f"{name}={value[:100]}",
+    )
+
+
+# --- package manager tools: uv, Poetry, Pipenv (issue 4) ---------------------
+
+_TOOL_NAMES = {"pip": "pip", "uv": "uv", "poetry": "Poetry", "pipenv": "Pipenv"}
+
+
+def tool_display_name(tool: str) -> str:
+    """'Poetry' for "poetry": how the tools' own documentation spells them."""
+    return _TOOL_NAMES.get(tool, tool)
+
+
+def _version_origin(tool: str, origin: str) -> str:
+    if origin == "buildpack.toml":
+        return f"This release of the buildpack pins {tool_display_name(tool)}"
+    return f"{origin} asks for {tool_display_name(tool)}"
+
+
+def tool_version_invalid(tool: str, origin: str, value: str) -> BuildError:
+    return BuildError(
+        reason=f"install-package-manager::{tool}",
+        title=f"{origin} is not a version",
+        cause=(
+            f"{origin} is set to {_quoted(value)}, which is not a version number "
+            f"of {tool_display_name(tool)}. A version looks like '1.2.3'."
+        ),
+        action=(
+            f"Set {origin} to a released version of {tool_display_name(tool)}, or unset "
+            "it to use the version this buildpack pins."
+        ),
+        detail=value[:200],
+    )
+
+
+def tool_version_not_found(tool: str, version: str, origin: str, output: str) -> BuildError:
+    name = tool_display_name(tool)
+    if origin == "buildpack.toml":
+        action = (
+            "This is a bug in the buildpack release. Until it is fixed, set the "
+            f"BUILDPACK_{tool.upper()}_VERSION config var to a released version."
+        )
+    else:
+        action = (
+            f"Set {origin} to a released version of {name} (the package index's "
+            "list is above), or unset it to use the version this buildpack pins."
+        )
+    return BuildError(
+        reason=f"install-package-manager::{tool}",
+        title=f"{name} {version} does not exist on the package index",
+        cause=(
+            f"{_version_origin(tool, origin)} {version}, but the package index "
+            f"has no release {version} of '{tool}' that installs on this Python "
+            "and platform."
+        ),
+        action=action,
+        detail=f"{tool} {version}",
+        output=output,
+    )
+
+
+def lockfile_outdated(tool: str, lockfile: str, command: str, output: str) -> BuildError:
+    name = tool_display_name(tool)
+    source = "Pipfile" if tool == "pipenv" else "pyproject.toml"
+    relock = {"uv": "uv lock", "poetry": "poetry lock", "pipenv": "pipenv lock"}.get(
+        tool, f"{tool} lock"
+    )
+    return BuildError(
+        reason=f"install-dependencies::{tool}",
+        title=f"{lockfile} is out of date",
+        cause=(
+            f"'{command}' refused to install because {lockfile} does not match "
+            f"{source} any more ({name}'s message is above): {source} was changed "
+            f"after {lockfile} was last written. The buildpack installs exactly "
+            "what the lockfile lists, so that every build of a commit installs "
+            "the same packages, and never updates it during the build."
+        ),
+        action=(
+            f"Run '{relock}' in the app's directory, commit the updated "
+            f"{lockfile} together with {source}, and build again."
+            + (_PIPENV_INDEX_HASH if tool == "pipenv" else "")
+        ),
+        detail=first_line(output),
+        output=output,
+    )
+
+
+# Pipenv's hash covers pip's configured indexes too (pipenv/project.py).
+_PIPENV_INDEX_HASH = (
+    "\n\nIf the Pipfile did not change: Pipenv's check also covers the package "
+    "indexes pip is configured with (a pip.conf, PIP_INDEX_URL, "
+    "PIP_EXTRA_INDEX_URL), so lock with the same index settings the build has."
+)
+
+
 # --- helpers ----------------------------------------------------------------
 
 

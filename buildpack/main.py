@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
 
 from buildpack import bootstrap, errors
+from buildpack.build_tmpdir import private_tmpdir
 from buildpack.config_vars import read_env_dir
 from buildpack.output import Output
 from buildpack.report import Report
@@ -22,13 +24,15 @@ def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
     if len(argv) < 2:
         print(USAGE, file=sys.stderr)
         return 2
+    stop_on_sigterm()
     build_dir = Path(os.path.abspath(argv[0]))
     cache_dir = Path(os.path.abspath(argv[1]))
     env_dir = Path(os.path.abspath(argv[2])) if len(argv) > 2 and argv[2] else None
     report = Report()
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        _build(build_dir, cache_dir, env_dir, out, report, install_dev)
+        with private_tmpdir():
+            _build(build_dir, cache_dir, env_dir, out, report, install_dev)
     except errors.BuildError as exc:
         _fail(out, report, exc)
     except KeyboardInterrupt:
@@ -43,6 +47,25 @@ def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
     with contextlib.suppress(OSError):
         report.save(cache_dir)
     return 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered the way Ctrl-C is.
+
+    A KeyboardInterrupt subclass, so that every ``except BaseException:
+    clean up; raise`` on the way out (partial extractions, child processes,
+    half-installed dependencies) runs, and the build ends with the usual
+    "interrupted" message and exit status 1 instead of dying mid-write.
+    """
+
+
+def stop_on_sigterm() -> None:
+    def handler(signum: int, frame: object) -> None:
+        # Once is enough: a second SIGTERM must not interrupt the cleanup.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _fail(out: Output, report: Report, exc: errors.BuildError) -> None:

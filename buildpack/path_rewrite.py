@@ -74,18 +74,25 @@ class Rewriter:
         # shorter one is found through it.
         self.needles: list[bytes] = [k for k in keys if not any(o in k for o in keys if o != k)]
         self.longest = len(keys[0]) if keys else 0
+        alternatives = b"|".join(re.escape(k) for k in keys)
         self._pattern = (
             re.compile(
                 rb"(?<!["
                 + _NAME_BYTES
                 + rb"/])(?:"
-                + b"|".join(re.escape(k) for k in keys)
+                + alternatives
                 + rb")(?!["
                 + _NAME_BYTES
                 + rb"])"
             )
             if keys
             else None
+        )
+        # In binary data a path is often preceded by its length (marshal in
+        # .pyc files), a byte that may look like part of a name; only the end
+        # of the path can be checked there.
+        self._binary_pattern = (
+            re.compile(rb"(?:" + alternatives + rb")(?![" + _NAME_BYTES + rb"])") if keys else None
         )
 
     def __bool__(self) -> bool:
@@ -95,6 +102,12 @@ class Rewriter:
         if self._pattern is None or not any(n in data for n in self.needles):
             return False
         return self._pattern.search(data) is not None
+
+    def mentions_in_binary(self, data: bytes) -> bool:
+        """Like ``mentions``, without the check before the path."""
+        if self._binary_pattern is None or not any(n in data for n in self.needles):
+            return False
+        return self._binary_pattern.search(data) is not None
 
     def sub(self, data: bytes) -> tuple[bytes, int]:
         if self._pattern is None or not any(n in data for n in self.needles):
@@ -140,6 +153,34 @@ def rewrite_file(path: str, rewriter: Rewriter) -> bool:
     return True
 
 
+def discard_bytecode(path: str) -> int:
+    """Delete the cached bytecode of the module ``path`` after rewriting it.
+
+    The .pyc holds the old paths as constants, and Python trusts it while the
+    source's size and mtime (in whole seconds) are what it recorded: a rewrite
+    to a path of the same length within the same second would go unnoticed.
+    Python compiles the module again on its next import. Returns how many
+    files were deleted.
+    """
+    directory, name = os.path.split(path)
+    stem, ext = os.path.splitext(name)
+    if ext != ".py":
+        return 0
+    cache = os.path.join(directory, "__pycache__")
+    try:
+        names = os.listdir(cache)
+    except OSError:
+        return 0
+    deleted = 0
+    for cached in names:
+        # <stem>.<tag>.pyc and <stem>.<tag>.opt-N.pyc
+        if cached.startswith(stem + ".") and cached.endswith(".pyc"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(cache, cached))
+                deleted += 1
+    return deleted
+
+
 def main(argv: list[str]) -> int:
     """Boot-time entry: ``NEW OLD... -- FILE...`` (FILEs relative to NEW)."""
     if "--" not in argv or argv.index("--") < 2:
@@ -152,7 +193,8 @@ def main(argv: list[str]) -> int:
     for name in files:
         path = os.path.join(new, name)
         try:
-            rewrite_file(path, rewriter)
+            if rewrite_file(path, rewriter):
+                discard_bytecode(path)
         except FileNotFoundError:
             continue
         except OSError as exc:

@@ -57,16 +57,40 @@ def run(
         raise errors.tool_not_found(argv[0]) from exc
     captured: list[str] = []
     assert proc.stdout is not None
-    for raw in proc.stdout:
-        line = raw.decode("utf-8", "replace").rstrip("\r\n")
-        captured.append(line)
-        if not show:
-            continue
-        shown = line_filter(line) if line_filter else line
-        if shown is not None:
-            out.tool_line(shown)
-    returncode = proc.wait()
+    try:
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            captured.append(line)
+            if not show:
+                continue
+            shown = line_filter(line) if line_filter else line
+            if shown is not None:
+                out.tool_line(shown)
+        returncode = proc.wait()
+    except BaseException:
+        # Interrupted (SIGTERM, Ctrl-C) or failing ourselves: the child must not
+        # go on writing into BUILD_DIR or the cache after the build has ended.
+        stop(proc)
+        raise
+    finally:
+        proc.stdout.close()
     result = Completed(argv, returncode, "\n".join(captured))
     if returncode != 0 and on_failure is not None:
         raise on_failure(result)
     return result
+
+
+# How long a child may take to exit after SIGTERM before it is killed.
+STOP_GRACE_SECONDS = 5.0
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate ``proc``, then kill it if it does not exit in time; reap it."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

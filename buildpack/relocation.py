@@ -145,12 +145,16 @@ def rewrite_build_paths(
     """Rewrite the build's Python home to the app's in editable-install records.
 
     Covers ``*.pth``, ``*.egg-link``, setuptools' ``__editable___*_finder.py``
-    and ``*.dist-info/direct_url.json``. Returns the files changed.
+    and ``*.dist-info/direct_url.json``. A finder's cached bytecode holds the
+    old paths too, so it is deleted. Returns the files changed.
     """
     rewriter = Rewriter(path_spellings(build_python_home), os.fspath(app_python_home))
     if not rewriter:
         return []
-    return [p for p in path_record_files(site_packages) if rewrite_file(os.fspath(p), rewriter)]
+    changed = [p for p in path_record_files(site_packages) if rewrite_file(os.fspath(p), rewriter)]
+    for record in changed:
+        path_rewrite.discard_bytecode(os.fspath(record))
+    return changed
 
 
 def path_record_files(site_packages: Path) -> list[Path]:
@@ -199,6 +203,16 @@ def find_app_path_references(python_home: Path, build_dir: Path) -> list[str]:
             if b"\0" not in data[:BINARY_SNIFF_BYTES] and matcher.mentions(data):
                 found.append(prefix + record.relative_to(python_home).as_posix())
     return found
+
+
+def discard_boot_rewritten_bytecode(build_dir: Path, files: list[str]) -> int:
+    """Delete the bytecode of the modules (finders) the boot rewrite edits.
+
+    It names the build directory, and is stale from the first boot on: it
+    would only be noise in the audit. ``files`` are relative to ``build_dir``
+    as ``find_app_path_references`` returns them.
+    """
+    return sum(path_rewrite.discard_bytecode(os.path.join(build_dir, f)) for f in files)
 
 
 def boot_rewrite_script(build_dir: Path, files: list[str]) -> str:
@@ -429,10 +443,11 @@ def _search_file(path: str, matcher: Rewriter, overlap: int) -> tuple[bool, bool
     with open(path, "rb", buffering=0) as f:
         chunk = f.read(_AUDIT_CHUNK_BYTES)
         binary = b"\0" in chunk[:BINARY_SNIFF_BYTES]
+        mentions = matcher.mentions_in_binary if binary else matcher.mentions
         tail = b""
         while chunk:
             data = tail + chunk if tail else chunk
-            if matcher.mentions(data):
+            if mentions(data):
                 return True, binary
             tail = data[-overlap:]
             chunk = f.read(_AUDIT_CHUNK_BYTES)

@@ -31,16 +31,18 @@ def is_installed(python_home: Path) -> bool:
 def install(ctx: BuildContext, version: str, ubuntu: str) -> None:
     """Download and unpack the runtime into BUILD_DIR/.heroku/python."""
     from buildpack import download
+    from buildpack.download_settings import download_settings
 
     url = archive_url(ctx, version, ubuntu)
+    tuning = download_settings(ctx)
     try:
         download.download_and_extract(
             url,
             ctx.build_python_home,
-            connect_timeout=ctx.settings.connect_timeout,
-            read_timeout=ctx.settings.read_timeout,
-            retries=ctx.settings.retries,
-            backoff=ctx.settings.backoff,
+            connect_timeout=tuning.connect_timeout,
+            read_timeout=tuning.read_timeout,
+            retries=tuning.retries,
+            backoff=tuning.backoff,
             out=ctx.out,
         )
     except download.NotFound as exc:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from buildpack import bootstrap, errors, proc
+from buildpack import bootstrap, cache, errors, pip_seed, proc
 from buildpack.context import BuildContext
+from buildpack.package_managers import tools
 
 _ALREADY_SATISFIED = re.compile(r"^(Requirement already satisfied: .+?) in /\S+( \(.*\))?$")
+# The build cache may skip install_dependencies when its inputs are unchanged
+# (see buildpack.cache and buildpack.install_inputs): it has no other effect.
+SKIP_INSTALL_WHEN_UNCHANGED = True
 
 
 def bundled_pip_wheel(ctx: BuildContext) -> str:
@@ -19,7 +24,20 @@ def bundled_pip_wheel(ctx: BuildContext) -> str:
 
 def install_tool(ctx: BuildContext) -> str:
     """Install the pinned pip into the app's Python, from the bundled pip."""
-    version = ctx.tool_version("pip")
+    tv = tools.requested_version(ctx, "pip")
+    version = tv.version
+    if installed_pip_version(ctx.build_python_home) == version:
+        # A restored cache already has it; running the bundled pip from its
+        # wheel costs seconds (it compiles itself on every start).
+        ctx.out.step(f"Using cached pip {version}")
+        ctx.report.set("package_manager_install_skipped", True)
+        return version
+    seed = (ctx.cache_dir, ctx.build_python_home, ctx.python_home, version)
+    if pip_seed.restore(*seed):
+        # The same files pip wrote last time, checked against its RECORD.
+        ctx.out.step(f"Installing pip {version} (a verified copy from the build cache)")
+        ctx.report.set("package_manager_install_from_seed", True)
+        return version
     ctx.out.step(f"Installing pip {version}")
     proc.run(
         [
@@ -27,7 +45,7 @@ def install_tool(ctx: BuildContext) -> str:
             f"{bundled_pip_wheel(ctx)}/pip",
             "install",
             "--disable-pip-version-check",
-            "--no-cache-dir",
+            *pip_cache_args(ctx),
             "--no-input",
             "--quiet",
             f"pip=={version}",
@@ -35,9 +53,29 @@ def install_tool(ctx: BuildContext) -> str:
         out=ctx.out,
         env=ctx.build_env(),
         cwd=ctx.build_dir,
-        on_failure=lambda r: errors.install_package_manager_failed("pip", version, r.output),
+        line_filter=tools.shorten_version_list,
+        on_failure=lambda r: tools.install_failure(tv, r.output),
     )
+    pip_seed.save(*seed)
     return version
+
+
+def installed_pip_version(python_home: Path) -> str | None:
+    """The version of the pip installed in site-packages, read from its
+    dist-info, if exactly one complete install is there."""
+    found = []
+    for site in sorted(python_home.glob("lib/python3*/site-packages")):
+        for dist in site.glob("pip-*.dist-info"):
+            complete = (dist / "RECORD").is_file() and (site / "pip" / "__init__.py").is_file()
+            found.append(dist.name[len("pip-") : -len(".dist-info")] if complete else None)
+    return found[0] if len(found) == 1 else None
+
+
+def pip_cache_args(ctx: BuildContext) -> list[str]:
+    """pip's download and wheel cache in CACHE_DIR: a build after the cache
+    was discarded need not download or build the same wheels again."""
+    path = cache.pip_cache_dir(ctx)
+    return ["--no-cache-dir"] if path is None else [f"--cache-dir={path}"]
 
 
 def requirement_files(ctx: BuildContext) -> list[str]:
@@ -58,7 +96,7 @@ def install_dependencies(ctx: BuildContext) -> None:
             "install",
             *requirement_args,
             "--exists-action=w",
-            "--no-cache-dir",
+            *pip_cache_args(ctx),
             "--no-input",
             "--progress-bar=off",
             f"--src={ctx.python_home / 'src'}",

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -95,3 +101,163 @@ def assert_clean_failure(result: BuildResult, reason_text: str) -> None:
     assert "Traceback" not in result.log, result.log
     assert " !     Error: " in result.stderr, result.log
     assert reason_text in result.stderr, result.log
+
+
+# --- builds that a test interrupts --------------------------------------------------
+
+
+class RunningBuild:
+    """scripts/build-and-run started in its own session, watched line by line.
+
+    The test waits for a step line (and whatever else shows the build is in
+    the phase it wants), then signals bin/compile alone (as a build system's
+    SIGTERM does) or kills the whole session (as a container kill does).
+    """
+
+    def __init__(self, popen: subprocess.Popen[str]) -> None:
+        self.popen = popen
+        self._stdout: list[str] = []
+        self._stderr: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(popen.stdout, self._stdout), daemon=True),
+            threading.Thread(target=self._read, args=(popen.stderr, self._stderr), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream: IO[str] | None, lines: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            lines.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self._stdout) + "".join(self._stderr)
+
+    def saw(self, text: str) -> bool:
+        return any(text in line for line in list(self._stdout))
+
+    def wait_until(self, condition: Callable[[], bool], what: str, *, timeout: float = 300) -> None:
+        """Poll ``condition``; fail the test if the build ends (or hangs) first.
+
+        The timeout is a safety net against a hung test, not a measurement.
+        """
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self.popen.poll() is not None:
+                pytest.fail(f"the build ended before {what}:\n{self.log}")
+            if time.monotonic() > deadline:
+                self.kill_all()
+                pytest.fail(f"gave up waiting for {what}:\n{self.log}")
+            time.sleep(0.02)
+
+    def compile_pid(self) -> int:
+        """The bin/compile process (the Python running the buildpack)."""
+        found = [
+            pid
+            for pid in _descendants(self.popen.pid)
+            if "bin/compile" in " ".join(_cmdline(pid)[:3])
+        ]
+        if not found:
+            pytest.fail(f"no bin/compile process under {self.popen.pid}:\n{self.log}")
+        return found[-1]
+
+    def signal_compile(self, signum: int) -> None:
+        os.kill(self.compile_pid(), signum)
+
+    def kill_all(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+
+    def finish(self, timeout: float = 300) -> BuildResult:
+        try:
+            returncode = self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_all()
+            returncode = self.popen.wait()
+        for reader in self._readers:
+            reader.join(timeout=10)
+        return BuildResult(returncode, "".join(self._stdout), "".join(self._stderr))
+
+    def survivors(self) -> list[str]:
+        """Processes still running in the build's session, as 'pid cmdline'.
+
+        Zombies (state Z) and processes in the middle of exiting (no command
+        line any more) are dead already, merely not yet reaped.
+        """
+        found = []
+        for pid in _all_pids():
+            fields = _stat_fields(pid)
+            if fields[3:4] == [str(self.popen.pid)] and fields[0] != "Z":
+                cmdline = _cmdline(pid)
+                if cmdline:
+                    found.append(f"{pid} {' '.join(cmdline)}")
+        return found
+
+
+def start_build(
+    app: Path,
+    cache_dir: Path,
+    env_dir: Path,
+    *,
+    env: dict[str, str],
+    command: list[str] | None = None,
+    build_dir: Path | None = None,
+) -> RunningBuild:
+    """Like build_and_run, but returns at once with the running build."""
+    env_dir.mkdir(parents=True, exist_ok=True)
+    run_env = dict(env)
+    if build_dir is not None:
+        run_env["BUILD_AND_RUN_BUILD_DIR"] = str(build_dir)
+    popen = subprocess.Popen(
+        [str(BUILD_AND_RUN), str(app), str(cache_dir), str(env_dir), *(command or [])],
+        env=run_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        # Its own session: the test can kill every process of the build at once,
+        # and find any the build left running.
+        start_new_session=True,
+    )
+    return RunningBuild(popen)
+
+
+def _all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name: state, ppid, pgrp, session, ..."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return text[text.rfind(")") + 2 :].split()
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root``, parents before children."""
+    children: dict[int, list[int]] = {}
+    for pid in _all_pids():
+        fields = _stat_fields(pid)
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(pid)
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        pid = todo.pop(0)
+        for child in sorted(children.get(pid, [])):
+            found.append(child)
+            todo.append(child)
+    return found

@@ -59,6 +59,9 @@ class FaultServer:
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
         self.hits: collections.Counter[str] = collections.Counter()
+        # Requests in the middle of a stall right now (a client that gave up
+        # early is gone while the stall still runs).
+        self.stalling = 0
         self._faults: dict[str, list[Fault]] = collections.defaultdict(list)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -202,7 +205,14 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "reset":
             self.server.reset_requests.add(self.request)
         elif fault.kind == "stall":
-            stopped = self.server.owner._stop.wait(min(fault.seconds, MAX_STALL_SECONDS))
+            owner = self.server.owner
+            with owner._lock:
+                owner.stalling += 1
+            try:
+                stopped = owner._stop.wait(min(fault.seconds, MAX_STALL_SECONDS))
+            finally:
+                with owner._lock:
+                    owner.stalling -= 1
             if not stopped:
                 self._write(data[after:])
         elif fault.kind != "truncate":

@@ -1,0 +1,137 @@
+"""Copying, moving and deleting directory trees for the build cache.
+
+``clone_tree`` hard-links files when it can (the slug keeps the originals, so
+the cache costs no extra space or copy time on one filesystem) and copies
+them otherwise: across filesystems, or where links are refused (EPERM under
+fs.protected_hardlinks, EMLINK at a link-count limit). Symlinks are recreated
+as symlinks, never followed, so a link out of the tree stays a link.
+
+Hard links share data: writing *into* a cached file in place would change the
+build's file too. Installers and the buildpack's own rewrites replace files
+(write a new file, rename it over the old one) rather than write into them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+# Errors after which one file is copied instead of linked.
+_LINK_REFUSED = {errno.EPERM, errno.EACCES, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+@dataclass
+class CloneStats:
+    linked: int = 0
+    copied: int = 0
+    skipped: int = 0  # sockets, fifos, devices: not part of a Python install
+
+
+def clone_tree(
+    src: Path,
+    dst: Path,
+    *,
+    link: bool = True,
+    after_top_level_entry: Callable[[str], None] | None = None,
+) -> CloneStats:
+    """Recreate ``src`` at ``dst`` (which must not exist).
+
+    ``after_top_level_entry`` is called with the name of each top-level entry
+    once it is done; the test-only pause points use it.
+    """
+    stats = CloneStats()
+    state = {"link": link}
+
+    def copy_file(source: str, target: str) -> None:
+        if state["link"]:
+            try:
+                os.link(source, target)
+                stats.linked += 1
+                return
+            except OSError as exc:
+                if exc.errno == errno.EXDEV:
+                    state["link"] = False  # every other file is on the same two filesystems
+                elif exc.errno not in _LINK_REFUSED:
+                    raise
+        shutil.copy2(source, target, follow_symlinks=False)
+        stats.copied += 1
+
+    def walk(source: str, target: str, top: bool) -> None:
+        os.mkdir(target, 0o700)
+        with os.scandir(source) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            target_path = os.path.join(target, entry.name)
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), target_path)
+            elif entry.is_dir(follow_symlinks=False):
+                walk(entry.path, target_path, False)
+            elif entry.is_file(follow_symlinks=False):
+                copy_file(entry.path, target_path)
+            else:
+                stats.skipped += 1
+            if top and after_top_level_entry is not None:
+                after_top_level_entry(entry.name)
+        # After the contents: a read-only directory must still accept them.
+        shutil.copystat(source, target, follow_symlinks=False)
+
+    walk(os.fspath(src), os.fspath(dst), True)
+    return stats
+
+
+def move_tree(src: Path, dst: Path) -> str:
+    """Rename ``src`` to ``dst``, or copy it when they are on two filesystems.
+
+    Returns "renamed" or "copied"; ``src`` is left in place when copied.
+    """
+    try:
+        os.rename(src, dst)
+        return "renamed"
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    try:
+        clone_tree(src, dst, link=False)
+    except BaseException:
+        remove_tree(dst)
+        raise
+    return "copied"
+
+
+def same_filesystem(a: Path, b: Path) -> bool:
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return False
+
+
+def remove_tree(path: Path) -> None:
+    """Delete ``path`` and everything in it; a missing path is fine.
+
+    Directories a package made read-only are made writable first, so the
+    delete also works when the build does not run as root.
+    """
+
+    def make_writable_and_retry(func: Callable[..., object], failed: str, _exc: object) -> None:
+        parent = os.path.dirname(failed)
+        try:
+            os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+            func(failed)
+        except FileNotFoundError:
+            pass
+
+    if os.path.islink(path) or os.path.isfile(path):
+        os.unlink(path)
+        return
+    if not os.path.exists(path):
+        return
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=make_writable_and_retry)
+    else:
+        shutil.rmtree(path, onerror=make_writable_and_retry)

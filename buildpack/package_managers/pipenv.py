@@ -1,0 +1,93 @@
+"""Pipenv: installs Pipfile.lock into the runtime's own site-packages.
+
+Pipenv runs from a venv in the build cache (not in the slug: the app runs its
+commands directly, not through `pipenv run`). With --system it installs with
+the first python3 on PATH, which build_env makes /app/.heroku/python/bin's, and
+runs its own vendored pip there, so the runtime needs no pip of its own.
+"""
+
+from __future__ import annotations
+
+import re
+
+from buildpack import errors, proc
+from buildpack.context import BuildContext
+from buildpack.package_managers import tools
+
+LOCKFILE = "Pipfile.lock"
+# Pipenv's words when --deploy finds Pipfile.lock's hash out of date.
+# (Pipenv wraps its messages at 80 columns, so any space may be a line break.)
+_STALE_LOCK = re.compile(r"Pipfile\.lock\s+\(\w+\)\s+is\s+out\s+of\s+date")
+# Before "ERROR:: Aborting deploy", Pipenv prints its own stack frames, each
+# line starting with this. They say nothing to the app's developer, so the
+# log leaves them out (the captured output keeps them).
+_FRAMES_START = re.compile(r"^\[DeployException\]: ")
+_FRAMES_END = "ERROR:"
+# Pipenv's console wraps at 80 columns when not on a terminal, splitting
+# messages (and the paths in them) over several lines.
+_COLUMNS = "500"
+
+
+def install_tool(ctx: BuildContext) -> str:
+    tv = tools.requested_version(ctx, "pipenv")
+    tool_dir = tools.install_venv_tool(ctx, tv, executable="pipenv")
+    ctx.extra_env.update(
+        {
+            # Later buildpacks running pipenv install into the runtime too.
+            "PIPENV_SYSTEM": "1",
+            "PIPENV_VERBOSITY": "-1",
+            "PIPENV_CACHE_DIR": str(tools.download_cache(ctx, "pipenv")),
+        }
+    )
+    tools.add_to_path(ctx, tool_dir / "bin")
+    return tv.version
+
+
+def install_command(ctx: BuildContext) -> list[str]:
+    command = ["pipenv", "install", "--deploy", "--system"]
+    if ctx.install_dev:
+        command.append("--dev")
+    return command
+
+
+def install_dependencies(ctx: BuildContext) -> None:
+    command = install_command(ctx)
+    shown = " ".join(command)
+    tools.warn_if_procfile_runs(ctx, "pipenv")
+    ctx.out.step(f"Installing dependencies using '{shown}'")
+    pipenv = tools.venv_tool_dir(ctx, tools.requested_version(ctx, "pipenv")) / "bin" / "pipenv"
+    env = ctx.build_env()
+    # VCS checkouts go where the /app symlink makes their paths valid at run time.
+    env["PIP_SRC"] = str(ctx.python_home / "src")
+    env["PIPENV_NOSPIN"] = "1"
+    env["COLUMNS"] = _COLUMNS
+    proc.run(
+        [pipenv, *command[1:]],
+        out=ctx.out,
+        env=env,
+        cwd=ctx.build_dir,
+        line_filter=_WithoutStackFrames(),
+        on_failure=lambda r: failure(shown, r.output),
+    )
+
+
+class _WithoutStackFrames:
+    """A line filter for proc.run that drops Pipenv's stack frames."""
+
+    def __init__(self) -> None:
+        self.in_frames = False
+
+    def __call__(self, line: str) -> str | None:
+        if _FRAMES_START.match(line):
+            self.in_frames = True
+        elif self.in_frames and line.startswith(_FRAMES_END):
+            self.in_frames = False
+        return None if self.in_frames else line
+
+
+def failure(command: str, output: str) -> errors.BuildError:
+    # Not "Aborting deploy" alone: --deploy also aborts when the Python
+    # version differs from the Pipfile's, which a new lockfile would not fix.
+    if _STALE_LOCK.search(output):
+        return errors.lockfile_outdated("pipenv", LOCKFILE, command, output)
+    return errors.install_dependencies_failed("pipenv", command, output)

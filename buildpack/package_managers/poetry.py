@@ -1,0 +1,66 @@
+"""Poetry: installs poetry.lock into the runtime's own site-packages.
+
+Poetry runs from a venv in the build cache that was made by the app's runtime
+(tools.install_venv_tool). With virtualenvs.create off and no VIRTUAL_ENV,
+Poetry installs into the base Python of the venv it runs from: the runtime,
+seen through /app/.heroku/python, so scripts get /app shebangs.
+"""
+
+from __future__ import annotations
+
+from buildpack import errors, proc
+from buildpack.context import BuildContext
+from buildpack.package_managers import tools
+
+LOCKFILE = "poetry.lock"
+# Poetry's words when poetry.lock no longer matches pyproject.toml.
+_STALE_LOCK_MARKERS = ("changed significantly since poetry.lock was last generated",)
+# Printed for every command when virtualenvs.create is off; it is expected.
+_NOISE = ("Skipping virtualenv creation, as specified in config file.",)
+# Variables that would make Poetry install into some other environment.
+_OTHER_ENVIRONMENTS = ("VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV")
+
+
+def install_tool(ctx: BuildContext) -> str:
+    tv = tools.requested_version(ctx, "poetry")
+    tool_dir = tools.install_venv_tool(ctx, tv, executable="poetry")
+    ctx.extra_env.update(
+        {
+            "POETRY_VIRTUALENVS_CREATE": "false",
+            "POETRY_CACHE_DIR": str(tools.download_cache(ctx, "poetry")),
+        }
+    )
+    tools.add_to_path(ctx, tool_dir / "bin")
+    return tv.version
+
+
+def sync_command(ctx: BuildContext) -> list[str]:
+    command = ["poetry", "sync"]
+    if not ctx.install_dev:
+        command += ["--only", "main"]
+    return command
+
+
+def install_dependencies(ctx: BuildContext) -> None:
+    command = sync_command(ctx)
+    shown = " ".join(command)
+    tools.warn_if_procfile_runs(ctx, "poetry")
+    ctx.out.step(f"Installing dependencies using '{shown}'")
+    poetry = tools.venv_tool_dir(ctx, tools.requested_version(ctx, "poetry")) / "bin" / "poetry"
+    env = ctx.build_env()
+    for name in _OTHER_ENVIRONMENTS:
+        env.pop(name, None)
+    proc.run(
+        [poetry, *command[1:], "--no-interaction", "--no-ansi", "--compile"],
+        out=ctx.out,
+        env=env,
+        cwd=ctx.build_dir,
+        line_filter=lambda line: None if line.strip() in _NOISE else line,
+        on_failure=lambda r: failure(shown, r.output),
+    )
+
+
+def failure(command: str, output: str) -> errors.BuildError:
+    if any(marker in output for marker in _STALE_LOCK_MARKERS):
+        return errors.lockfile_outdated("poetry", LOCKFILE, command, output)
+    return errors.install_dependencies_failed("poetry", command, output)

@@ -1,0 +1,370 @@
+"""Package manager tools (uv, Poetry, Pipenv) kept in the build cache.
+
+The app never runs them, so they stay out of the slug. Each is keyed by its
+version, so a later build with the same version reuses it::
+
+    CACHE_DIR/.heroku/tools/
+        uv-0.13.9-amd64/bin/uv                    the binary from uv's wheel
+        poetry-2.5.1-python3.13-amd64/venv/       a venv of the app's runtime
+        poetry-2.5.1-python3.13-amd64/bin/poetry  -> ../venv/bin/poetry
+        pipenv-2026.10.3-python3.13-amd64/...     the same for Pipenv
+        cache/{uv,poetry,pipenv}/                 the tools' download caches
+
+A venv depends on the runtime's minor version (its lib/python3.X), hence the
+suffix. Its python is a link to /app/.heroku/python/bin/python, which names
+whatever runtime the current build linked there, so the venv works in every
+build directory.
+
+A tool directory only ever appears by renaming a complete temporary one, so
+a build that is killed half way never leaves a broken tool that a later
+build trusts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildpack import bootstrap, errors, proc, relocation
+from buildpack.context import BuildContext
+
+TOOLS_DIR = Path(".heroku/tools")
+CACHE_SUBDIR = "cache"
+BUILDPACK_TOML = "buildpack.toml"
+
+# What pip accepts after '==' in practice (PEP 440 and local versions), and
+# never a '/' or a leading '.', since the version becomes a directory name.
+_VERSION = re.compile(r"[0-9][0-9A-Za-z.+!_-]{0,63}\Z")
+_PARTIAL = ".partial-"
+# pip lists every release it saw ("from versions: 0.0.5, ..., 0.13.9"): for
+# uv that is hundreds. The log keeps the newest few.
+_FROM_VERSIONS = re.compile(r"^(.*\(from versions: )(.*)(\).*)$")
+_SHOWN_VERSIONS = 12
+# How much of a script decides which interpreter it runs (see relocation).
+_SCRIPT_HEAD_BYTES = 8192
+DOWNLOAD_CACHE_LIMIT_BYTES = 1024 * 1024 * 1024
+_PROCFILE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ToolVersion:
+    tool: str  # "uv", "poetry", "pipenv", "pip"
+    version: str
+    # The config var that chose the version, or "buildpack.toml".
+    origin: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.tool}=={self.version}"
+
+
+def requested_version(ctx: BuildContext, tool: str) -> ToolVersion:
+    """The version to install: BUILDPACK_<TOOL>_VERSION, else buildpack.toml."""
+    var = f"BUILDPACK_{tool.upper()}_VERSION"
+    origin = var if ctx.setting(var) is not None else BUILDPACK_TOML
+    version = ctx.tool_version(tool)
+    if not _VERSION.match(version):
+        raise errors.tool_version_invalid(tool, origin, version)
+    return ToolVersion(tool, version, origin)
+
+
+def tools_root(ctx: BuildContext) -> Path:
+    return ctx.cache_dir / TOOLS_DIR
+
+
+def download_cache(ctx: BuildContext, tool: str) -> Path:
+    """Where ``tool`` keeps what it downloads, kept between builds.
+
+    It grows with every version ever installed; past the limit it starts
+    over, the simplest bound that never deletes what this build needs.
+    """
+    path = tools_root(ctx) / CACHE_SUBDIR / tool
+    if tree_size(path, stop_after=DOWNLOAD_CACHE_LIMIT_BYTES) > DOWNLOAD_CACHE_LIMIT_BYTES:
+        _remove(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def tree_size(path: Path, *, stop_after: int) -> int:
+    """Bytes in the files under ``path``; stops counting past ``stop_after``."""
+    total = 0
+    stack = [os.fspath(path)]
+    while stack and total <= stop_after:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue
+    return total
+
+
+def warn_if_procfile_runs(ctx: BuildContext, tool: str) -> None:
+    """`pipenv run gunicorn ...` in a Procfile fails at boot: no tool in the slug."""
+    procfile = ctx.build_dir / "Procfile"
+    if procfile.is_symlink() or not procfile.is_file():
+        return
+    try:
+        with open(procfile, "rb") as f:
+            text = f.read(_PROCFILE_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return
+    if not re.search(rf"(?<![\w./-]){tool}\s+run\b", text):
+        return
+    name = errors.tool_display_name(tool)
+    ctx.out.warning(
+        f"The Procfile uses '{tool} run'",
+        f"{name} is only available while the app builds: the buildpack keeps it in "
+        f"the build cache, not in the app, so '{tool} run' will fail with 'command "
+        "not found' when the app starts. The app's packages are installed into the "
+        "Python runtime itself, which is first on PATH when the app runs: run the "
+        "commands directly, for example 'web: gunicorn app:app' instead of "
+        f"'web: {tool} run gunicorn app:app'.",
+    )
+
+
+def add_to_path(ctx: BuildContext, directory: Path) -> None:
+    entry = os.fspath(directory)
+    if entry not in ctx.extra_path:
+        ctx.extra_path.append(entry)
+
+
+def runtime_tag(ctx: BuildContext) -> str:
+    """'python3.13' for the runtime the build installed."""
+    found = sorted(p.parent.name for p in ctx.build_python_home.glob("lib/python3.*/os.py"))
+    if not found:
+        raise errors.internal_error(f"no standard library under {ctx.build_python_home}/lib")
+    return found[-1]
+
+
+def wheel_tool_dir(ctx: BuildContext, tv: ToolVersion) -> Path:
+    return tools_root(ctx) / _with_arch(ctx, f"{tv.tool}-{tv.version}")
+
+
+def venv_tool_dir(ctx: BuildContext, tv: ToolVersion) -> Path:
+    return tools_root(ctx) / _with_arch(ctx, f"{tv.tool}-{tv.version}-{runtime_tag(ctx)}")
+
+
+def _with_arch(ctx: BuildContext, name: str) -> str:
+    # uv's binary, and the compiled wheels in a venv, are for one CPU.
+    return f"{name}-{ctx.arch}" if ctx.arch else name
+
+
+# --- installing -----------------------------------------------------------------
+
+
+def install_wheel_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -> Path:
+    """A tool whose wheel carries a program (uv): unpacked with pip --target.
+
+    Returns the tool's directory; its bin/ holds ``executable``.
+    """
+    final = wheel_tool_dir(ctx, tv)
+    if _is_executable(final / "bin" / executable):
+        _say_cached(ctx, tv)
+        return final
+    _say_installing(ctx, tv)
+
+    def populate(partial: Path) -> None:
+        # --no-deps: uv's wheel is self-contained; --only-binary: never build it.
+        pip_install(ctx, tv, ctx.python, ["--no-deps", "--only-binary=:all:", "--target", partial])
+        if not _is_executable(partial / "bin" / executable):
+            raise errors.install_package_manager_failed(
+                tv.tool, tv.version, f"The {tv.tool} wheel installed no bin/{executable}."
+            )
+
+    install_atomically(final, populate)
+    prune_other_versions(final, tv.tool)
+    return final
+
+
+def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -> Path:
+    """A Python tool (Poetry, Pipenv) in its own venv of the app's runtime.
+
+    Returns the tool's directory; its bin/ holds only ``executable`` (a link
+    into the venv), so putting it on PATH adds no second ``python``.
+    """
+    final = venv_tool_dir(ctx, tv)
+    if _venv_tool_usable(final, executable):
+        _say_cached(ctx, tv)
+        return final
+    _say_installing(ctx, tv)
+
+    def populate(partial: Path) -> None:
+        venv = partial / "venv"
+        # The app's Python, through /app: the venv's python links to
+        # /app/.heroku/python/bin/python and works from any build directory.
+        proc.run(
+            [ctx.python, "-m", "venv", "--without-pip", venv],
+            out=ctx.out,
+            env=ctx.build_env(),
+            on_failure=lambda r: errors.install_package_manager_failed(
+                tv.tool, tv.version, r.output
+            ),
+        )
+        pip_install(ctx, tv, venv / "bin" / "python", [])
+        # pip wrote the temporary directory into the tool's scripts; point
+        # them where the venv will be after the rename.
+        relocation.fix_shebangs(
+            venv / "bin", build_python_home=venv, app_python_home=final / "venv"
+        )
+        if not (venv / "bin" / executable).is_file():
+            raise errors.install_package_manager_failed(
+                tv.tool, tv.version, f"Installing {tv.requirement} created no bin/{executable}."
+            )
+        (partial / "bin").mkdir()
+        (partial / "bin" / executable).symlink_to(Path("..", "venv", "bin", executable))
+
+    install_atomically(final, populate)
+    prune_other_versions(final, tv.tool)
+    return final
+
+
+def pip_install(
+    ctx: BuildContext, tv: ToolVersion, python: Path | str, options: list[str | Path]
+) -> None:
+    """``python <the runtime's bundled pip> install <options> tool==version``."""
+    wheel = bootstrap.find_pip_wheel([ctx.python_home])
+    if wheel is None:
+        raise errors.bundled_pip_not_found(str(ctx.python_home))
+    proc.run(
+        [
+            python,
+            f"{wheel}/pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            "--no-input",
+            "--quiet",
+            *options,
+            tv.requirement,
+        ],
+        out=ctx.out,
+        env=ctx.build_env(),
+        cwd=tools_root(ctx),
+        line_filter=shorten_version_list,
+        on_failure=lambda r: install_failure(tv, r.output),
+    )
+
+
+def install_failure(tv: ToolVersion, output: str) -> errors.BuildError:
+    """A missing release gets its own error; anything else the generic one."""
+    if version_not_on_index(output):
+        return errors.tool_version_not_found(tv.tool, tv.version, tv.origin, output)
+    return errors.install_package_manager_failed(tv.tool, tv.version, output)
+
+
+def version_not_on_index(pip_output: str) -> bool:
+    """pip reached the index, which lists releases of the tool, but not this one.
+
+    "(from versions: none)" means pip saw no release at all: the index is
+    unreachable or the name is wrong, which is not the user's version's fault.
+    """
+    if "No matching distribution found for" not in pip_output:
+        return False
+    return "(from versions: " in pip_output and "(from versions: none)" not in pip_output
+
+
+def shorten_version_list(line: str) -> str:
+    m = _FROM_VERSIONS.match(line)
+    if not m:
+        return line
+    versions = m.group(2).split(", ")
+    if len(versions) <= _SHOWN_VERSIONS:
+        return line
+    hidden = len(versions) - _SHOWN_VERSIONS
+    shown = ", ".join(versions[-_SHOWN_VERSIONS:])
+    return f"{m.group(1)}{hidden} older, ..., {shown}{m.group(3)}"
+
+
+def install_atomically(final: Path, populate: Callable[[Path], None]) -> None:
+    """Build ``final`` in a temporary sibling, then rename it into place."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(final)
+    partial = final.with_name(f".{final.name}{_PARTIAL}{os.getpid()}")
+    _remove(partial)
+    partial.mkdir()
+    try:
+        populate(partial)
+        # An unusable leftover (another minor's venv links, a moved cache...).
+        _remove(final)
+        try:
+            os.replace(partial, final)
+        except OSError:
+            # A build sharing the cache without its lock finished first: the
+            # same version, complete too (it was renamed into place).
+            if not final.is_dir():
+                raise
+    finally:
+        _remove(partial)
+
+
+def remove_stale_partials(final: Path) -> None:
+    """Temporary directories of builds that were killed (their pid is gone)."""
+    for path in final.parent.glob(f".{final.name}{_PARTIAL}*"):
+        pid = path.name.rsplit(_PARTIAL, 1)[-1]
+        if not pid.isdigit() or not _process_exists(int(pid)):
+            _remove(path)
+
+
+def prune_other_versions(keep: Path, tool: str) -> None:
+    """Other versions of ``tool``: each build uses one, and they are big."""
+    for path in keep.parent.glob(f"{tool}-*"):
+        if path != keep and path.name[len(tool) + 1 : len(tool) + 2].isdigit():
+            _remove(path)
+
+
+# --- checks -----------------------------------------------------------------------
+
+
+def _venv_tool_usable(final: Path, executable: str) -> bool:
+    """The venv's script runs the venv's python, which runs (the link to the
+    runtime resolves). False after the cache moved or the runtime changed."""
+    python = final / "venv" / "bin" / "python"
+    script = final / "bin" / executable
+    if not python.exists() or not _is_executable(script):
+        return False
+    try:
+        with open(script, "rb") as f:
+            head = f.read(_SCRIPT_HEAD_BYTES)
+    except OSError:
+        return False
+    # A plain shebang, or the sh trampoline pip writes for long paths; both
+    # name the interpreter in their first two lines.
+    first_lines = b"\n".join(head.split(b"\n", 2)[:2])
+    return os.fsencode(python) in first_lines
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _say_cached(ctx: BuildContext, tv: ToolVersion) -> None:
+    ctx.out.step(f"Using cached {errors.tool_display_name(tv.tool)} {tv.version}")
+
+
+def _say_installing(ctx: BuildContext, tv: ToolVersion) -> None:
+    ctx.out.step(f"Installing {errors.tool_display_name(tv.tool)} {tv.version}")

@@ -1,0 +1,112 @@
+"""Poetry apps: built in /tmp/build_*, relocated to /app, serving a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.staging import run_staged
+from tests.support.builds import (
+    BuildResult,
+    assert_clean_failure,
+    build_and_run,
+    require_namespaces,
+)
+from tests.support.lockfiles import make_lock_stale
+from tests.support.slug_checks import (
+    TEST_COMPILE,
+    assert_dev_group_installed,
+    assert_installed_into_runtime,
+    check_command,
+    report,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Built:
+    result: BuildResult
+    cache: Path
+
+
+@pytest.fixture(autouse=True)
+def _namespaces():
+    require_namespaces()
+
+
+@pytest.fixture(scope="module")
+def poetry_build(tmp_path_factory, locked_apps, mirror_url) -> Built:
+    """One build of the Poetry app; its cache (with Poetry in it) is reused below."""
+    require_namespaces()
+    work = tmp_path_factory.mktemp("poetry-build")
+    app = locked_apps.app("poetry_app", work, "poetry")
+    cache = work / "cache"
+    result = build_and_run(
+        app,
+        cache,
+        work / "env",
+        env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
+        command=check_command(),
+    )
+    return Built(result, cache)
+
+
+def test_poetry_app_relocates_and_serves(poetry_build, locked_apps):
+    result = poetry_build.result
+    assert result.returncode == 0, result.log
+    version = locked_apps.settings.tools["poetry"]
+    assert f"Installing Poetry {version}" in result.stdout
+    assert "Installing dependencies using 'poetry sync --only main'" in result.stdout
+    assert "Skipping virtualenv creation" not in result.stdout
+    assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
+    # In the runtime's site-packages, not in the venv Poetry runs from.
+    assert_installed_into_runtime(result.stdout)
+    assert "Traceback" not in result.log
+    fields = report(poetry_build.cache)
+    assert fields["package_manager"] == "poetry"
+    assert fields["poetry_version"] == version
+    tools = poetry_build.cache / ".heroku" / "tools"
+    (tool_dir,) = tools.glob(f"poetry-{version}-python3.*")
+    assert (tool_dir / "bin" / "poetry").is_file()
+    venv_site = list(tool_dir.glob("venv/lib/python3.*/site-packages"))
+    assert venv_site and not list(venv_site[0].glob("gunicorn*")), "installed into Poetry's venv"
+
+
+def test_stale_poetry_lock_fails_clearly(tmp_path, poetry_build, locked_apps, mirror_url):
+    """Also a second build with the first one's cache: Poetry is not installed again."""
+    app = locked_apps.app("poetry_app", tmp_path, "poetry")
+    make_lock_stale(app, "poetry")
+    result = build_and_run(
+        app,
+        poetry_build.cache,
+        tmp_path / "env",
+        env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
+        # A failed build leaves its directory: keep it in tmp_path.
+        build_dir=tmp_path / "build",
+    )
+    version = locked_apps.settings.tools["poetry"]
+    assert f"Using cached Poetry {version}" in result.stdout, result.log
+    assert result.returncode == 1, result.log
+    assert_clean_failure(result, "poetry.lock is out of date")
+    # Poetry's own words, then the buildpack's explanation and the fix.
+    assert "pyproject.toml changed significantly since poetry.lock" in result.stdout, result.log
+    assert "does not match pyproject.toml" in result.stderr
+    assert "Run 'poetry lock'" in result.stderr
+    assert report(poetry_build.cache)["failure_reason"] == "install-dependencies::poetry"
+
+
+def test_ci_installs_the_dev_dependencies(tmp_path, poetry_build, locked_apps, mirror_url):
+    app = locked_apps.app("poetry_app", tmp_path, "poetry")
+    result = run_staged(
+        app,
+        poetry_build.cache,
+        tmp_path / "env",
+        TEST_COMPILE,
+        env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
+    )
+    assert result.returncode == 0, result.log
+    assert "Installing dependencies using 'poetry sync'" in result.stdout
+    assert_dev_group_installed(result.stdout)

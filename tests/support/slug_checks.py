@@ -1,0 +1,59 @@
+"""What an installed app's slug must show once it runs at /app (package managers)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from buildpack.report import REPORT_PATH
+from tests.support.builds import ROOT
+
+CHECK_SLUG = ROOT / "scripts" / "check-slug"
+
+# Runs in /app after relocation: check-slug (serves a request through the
+# gunicorn entrypoint), then where the packages really are, and what else the
+# slug holds under .heroku.
+_WHERE = r"""
+"$1"
+python - <<'PY'
+import importlib.util
+import gunicorn
+print("GUNICORN:", gunicorn.__file__)
+print("INICONFIG:", "present" if importlib.util.find_spec("iniconfig") else "absent")
+PY
+echo "HEROKU_DIR: $(ls -A /app/.heroku | tr '\n' ' ')"
+"""
+
+
+def check_command() -> list[str]:
+    return ["bash", "-euo", "pipefail", "-c", _WHERE, "check", str(CHECK_SLUG)]
+
+
+def report(cache_dir: Path) -> dict:
+    return json.loads((cache_dir / REPORT_PATH).read_text())
+
+
+def assert_installed_into_runtime(stdout: str, *, dev: bool = False) -> None:
+    """gunicorn is in the runtime's own site-packages; the dev group only with ``dev``."""
+    assert "GUNICORN: /app/.heroku/python/lib/python3." in stdout, stdout
+    assert "/site-packages/gunicorn/__init__.py" in stdout, stdout
+    assert f"INICONFIG: {'present' if dev else 'absent'}" in stdout, stdout
+    # The tool itself stayed in the build cache, out of the slug.
+    lines = [line.rstrip() for line in stdout.splitlines()]
+    assert "HEROKU_DIR: python" in lines, stdout
+
+
+# Heroku CI: bin/test-compile, then the tests run in the build directory.
+TEST_COMPILE = r"""
+"$BUILDPACK/bin/test-compile" "$BUILD_DIR" "$CACHE_DIR" "$ENV_DIR"
+/app/.heroku/python/bin/python - <<'PY'
+import iniconfig
+print("INICONFIG:", iniconfig.__file__)
+PY
+"""
+
+
+def assert_dev_group_installed(stdout: str) -> None:
+    """test-compile installed the dev group into the runtime's site-packages."""
+    assert "INICONFIG: /app/.heroku/python/lib/python3." in stdout, stdout
+    assert "/site-packages/iniconfig/__init__.py" in stdout, stdout

@@ -1,0 +1,502 @@
+"""Choosing the package manager, and the parts of uv/Poetry/Pipenv support
+that need no full build: versions, tool directories, commands, failures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from buildpack import envfiles, errors
+from buildpack.package_managers import pipenv, poetry, select, tools, uv
+from tests.unit.ctx_factory import link_python_home, make_ctx
+
+# --- select() -------------------------------------------------------------------
+
+
+def app_with(tmp_path: Path, *names: str) -> Path:
+    app = tmp_path / "app-files"
+    app.mkdir()
+    for name in names:
+        (app / name).write_text("")
+    return app
+
+
+@pytest.mark.parametrize(
+    ("files", "manager"),
+    [
+        (["requirements.txt"], "pip"),
+        (["uv.lock", "pyproject.toml"], "uv"),
+        (["poetry.lock", "pyproject.toml"], "poetry"),
+        (["Pipfile.lock", "Pipfile"], "pipenv"),
+        # A pyproject.toml beside requirements.txt is the app's metadata: pip.
+        (["requirements.txt", "pyproject.toml", "setup.py"], "pip"),
+    ],
+)
+def test_select_by_lockfile(tmp_path, files, manager):
+    assert select(app_with(tmp_path, *files)) == manager
+
+
+def test_select_refuses_several_package_managers_and_names_them(tmp_path):
+    app = app_with(tmp_path, "requirements.txt", "uv.lock", "poetry.lock", "pyproject.toml")
+    with pytest.raises(errors.BuildError) as exc:
+        select(app)
+    err = exc.value
+    assert err.reason == "package-manager::multiple-found"
+    assert "More than one package manager file" in err.title
+    for name in ("requirements.txt", "uv.lock", "poetry.lock"):
+        assert f"  {name}\n" in err.cause + "\n"
+    assert "pyproject.toml" not in err.cause
+    assert "delete the others" in err.action
+
+
+def test_select_pipfile_without_lock_says_how_to_make_it(tmp_path):
+    with pytest.raises(errors.BuildError) as exc:
+        select(app_with(tmp_path, "Pipfile"))
+    assert exc.value.reason == "package-manager::pipenv-missing-lockfile"
+    assert "no Pipfile.lock" in exc.value.cause
+    assert "pipenv lock" in exc.value.action
+
+
+def test_select_pyproject_only_says_which_lockfile_to_create(tmp_path):
+    with pytest.raises(errors.BuildError) as exc:
+        select(app_with(tmp_path, "pyproject.toml"))
+    err = exc.value
+    assert err.reason == "package-manager::none-found"
+    assert err.title == "pyproject.toml has no lockfile"
+    assert "'uv lock'" in err.action and "'poetry lock'" in err.action
+
+
+@pytest.mark.parametrize("name", ["setup.py", "setup.cfg"])
+def test_select_setup_py_only_suggests_requirements_txt(tmp_path, name):
+    with pytest.raises(errors.BuildError) as exc:
+        select(app_with(tmp_path, name))
+    assert exc.value.reason == "package-manager::setup-py-only"
+    assert "-e ." in exc.value.action
+
+
+def test_select_no_files_lists_what_is_accepted(tmp_path):
+    with pytest.raises(errors.BuildError) as exc:
+        select(app_with(tmp_path, "app.py"))
+    err = exc.value
+    assert err.reason == "package-manager::none-found"
+    for name in ("requirements.txt", "uv.lock", "poetry.lock", "Pipfile.lock"):
+        assert name in err.cause
+
+
+def test_select_ignores_a_directory_named_like_a_lockfile(tmp_path):
+    app = app_with(tmp_path, "requirements.txt")
+    (app / "uv.lock").mkdir()
+    assert select(app) == "pip"
+
+
+# --- tool versions ----------------------------------------------------------------
+
+
+def test_version_from_buildpack_toml_by_default(tmp_path):
+    c = make_ctx(tmp_path)
+    tv = tools.requested_version(c.ctx, "uv")
+    assert tv.version == c.ctx.settings.tools["uv"]
+    assert tv.origin == "buildpack.toml"
+    assert tv.requirement == f"uv=={tv.version}"
+
+
+def test_version_from_environment_then_config_var(tmp_path):
+    environ = {"PATH": "/usr/bin:/bin", "BUILDPACK_POETRY_VERSION": "2.4.1"}
+    c = make_ctx(tmp_path, environ=environ)
+    assert tools.requested_version(c.ctx, "poetry") == tools.ToolVersion(
+        "poetry", "2.4.1", "BUILDPACK_POETRY_VERSION"
+    )
+    c = make_ctx(tmp_path, environ=environ, config={"BUILDPACK_POETRY_VERSION": " 2.3.0\n"})
+    assert tools.requested_version(c.ctx, "poetry").version == "2.3.0"
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "1.0/x", ".hidden", "latest", "1.0 2.0", "1;rm"])
+def test_a_version_that_is_not_one_is_refused_before_use(tmp_path, bad):
+    c = make_ctx(tmp_path, config={"BUILDPACK_UV_VERSION": bad})
+    with pytest.raises(errors.BuildError) as exc:
+        tools.requested_version(c.ctx, "uv")
+    assert exc.value.reason == "install-package-manager::uv"
+    assert exc.value.title == "BUILDPACK_UV_VERSION is not a version"
+
+
+# What pip 23.2 printed for `pip install uv==0.0.999` against the real index.
+PIP_NO_SUCH_VERSION = (
+    "ERROR: Could not find a version that satisfies the requirement uv==0.0.999 "
+    "(from versions: 0.0.5, 0.1.0, 0.13.8, 0.13.9)\n"
+    "ERROR: No matching distribution found for uv==0.0.999"
+)
+PIP_NO_INDEX = (
+    "WARNING: Retrying (Retry(total=4...)) after connection broken\n"
+    "ERROR: Could not find a version that satisfies the requirement uv==0.13.9 "
+    "(from versions: none)\n"
+    "ERROR: No matching distribution found for uv==0.13.9"
+)
+
+
+def test_a_missing_release_is_told_apart_from_an_unreachable_index():
+    assert tools.version_not_on_index(PIP_NO_SUCH_VERSION)
+    assert not tools.version_not_on_index(PIP_NO_INDEX)
+    assert not tools.version_not_on_index("ERROR: Could not install packages: OSError")
+    tv = tools.ToolVersion("uv", "0.0.999", "BUILDPACK_UV_VERSION")
+    err = tools.install_failure(tv, PIP_NO_SUCH_VERSION)
+    assert err.title == "uv 0.0.999 does not exist on the package index"
+    assert "BUILDPACK_UV_VERSION asks for uv 0.0.999" in err.cause
+    generic = tools.install_failure(
+        tools.ToolVersion("uv", "0.13.9", "buildpack.toml"), PIP_NO_INDEX
+    )
+    assert generic.title == "Could not install uv 0.13.9"
+
+
+def test_pips_list_of_every_release_is_shortened_in_the_log():
+    versions = ", ".join(f"0.{i}.0" for i in range(40))
+    line = f"ERROR: Could not find a version that satisfies uv==9 (from versions: {versions})"
+    short = tools.shorten_version_list(line)
+    assert short.endswith(
+        "(from versions: 28 older, ..., 0.28.0, 0.29.0, 0.30.0, 0.31.0, "
+        "0.32.0, 0.33.0, 0.34.0, 0.35.0, 0.36.0, 0.37.0, 0.38.0, 0.39.0)"
+    )
+    assert tools.shorten_version_list("(from versions: 1.0, 2.0)") == "(from versions: 1.0, 2.0)"
+    assert tools.shorten_version_list("Collecting uv") == "Collecting uv"
+
+
+# --- tool directories ---------------------------------------------------------------
+
+
+def test_install_atomically_renames_a_complete_directory(tmp_path):
+    final = tmp_path / "tools" / "uv-1.0"
+
+    def populate(partial: Path) -> None:
+        assert partial.parent == final.parent and partial.name.startswith(".uv-1.0.partial-")
+        (partial / "bin").mkdir()
+        (partial / "bin" / "uv").write_text("binary")
+
+    tools.install_atomically(final, populate)
+    assert (final / "bin" / "uv").read_text() == "binary"
+    assert sorted(p.name for p in final.parent.iterdir()) == ["uv-1.0"]
+
+
+def test_a_failed_install_leaves_nothing_behind(tmp_path):
+    final = tmp_path / "tools" / "uv-1.0"
+
+    def populate(partial: Path) -> None:
+        (partial / "half").write_text("")
+        raise errors.install_package_manager_failed("uv", "1.0", "boom")
+
+    with pytest.raises(errors.BuildError):
+        tools.install_atomically(final, populate)
+    assert list(final.parent.iterdir()) == []
+
+
+def test_an_unusable_leftover_is_replaced(tmp_path):
+    final = tmp_path / "tools" / "uv-1.0"
+    (final / "stale").mkdir(parents=True)
+    tools.install_atomically(final, lambda partial: (partial / "new").write_text(""))
+    assert sorted(p.name for p in final.iterdir()) == ["new"]
+
+
+def test_partials_of_killed_builds_are_removed_but_not_of_running_ones(tmp_path):
+    final = tmp_path / "tools" / "uv-1.0"
+    final.parent.mkdir()
+    # A real process that has exited: its pid is (almost surely) free.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    killed = final.with_name(f".uv-1.0.partial-{dead.pid}")
+    running = final.with_name(f".uv-1.0.partial-{os.getppid()}")
+    other_tool = final.with_name(f".poetry-1.0.partial-{dead.pid}")
+    for path in (killed, running, other_tool):
+        path.mkdir()
+    tools.remove_stale_partials(final)
+    assert not killed.exists()
+    assert running.exists() and other_tool.exists()
+
+
+def test_other_versions_of_the_same_tool_are_pruned(tmp_path):
+    root = tmp_path / "tools"
+    for name in ("uv-0.5.25", "uv-0.13.9", "uv-extra", "pipenv-1.0-python3.12", "cache"):
+        (root / name).mkdir(parents=True)
+    tools.prune_other_versions(root / "uv-0.13.9", "uv")
+    assert sorted(p.name for p in root.iterdir()) == [
+        "cache",
+        "pipenv-1.0-python3.12",
+        "uv-0.13.9",
+        "uv-extra",
+    ]
+
+
+def fake_venv_tool(final: Path, shebang: bytes, python_target: str) -> None:
+    (final / "venv" / "bin").mkdir(parents=True)
+    (final / "venv" / "bin" / "python").symlink_to(python_target)
+    script = final / "venv" / "bin" / "poetry"
+    script.write_bytes(shebang + b"import sys\n")
+    script.chmod(0o755)
+    (final / "bin").mkdir()
+    (final / "bin" / "poetry").symlink_to(Path("..", "venv", "bin", "poetry"))
+
+
+def test_a_venv_tool_is_reused_only_when_its_scripts_run_its_python(tmp_path):
+    final = tmp_path / "poetry-2.5.1-python3.11"
+    python = os.fsencode(final / "venv" / "bin" / "python")
+    fake_venv_tool(final, b"#!" + python + b"\n", sys.executable)
+    assert tools._venv_tool_usable(final, "poetry")
+
+
+def test_a_venv_tool_with_the_trampoline_for_long_paths_is_reused(tmp_path):
+    final = tmp_path / "poetry-2.5.1-python3.11"
+    python = os.fsencode(final / "venv" / "bin" / "python")
+    fake_venv_tool(
+        final, b"#!/bin/sh\n'''exec' '" + python + b"' \"$0\" \"$@\"\n' '''\n", sys.executable
+    )
+    assert tools._venv_tool_usable(final, "poetry")
+
+
+def test_a_venv_tool_from_a_moved_cache_is_not_reused(tmp_path):
+    final = tmp_path / "cache2" / "poetry-2.5.1-python3.11"
+    old_python = os.fsencode(
+        tmp_path / "cache" / "poetry-2.5.1-python3.11" / "venv" / "bin" / "python"
+    )
+    fake_venv_tool(final, b"#!" + old_python + b"\n", sys.executable)
+    assert not tools._venv_tool_usable(final, "poetry")
+
+
+def test_a_venv_tool_whose_runtime_is_gone_is_not_reused(tmp_path):
+    final = tmp_path / "poetry-2.5.1-python3.11"
+    python = os.fsencode(final / "venv" / "bin" / "python")
+    fake_venv_tool(final, b"#!" + python + b"\n", str(tmp_path / "no-such-runtime" / "python"))
+    assert not tools._venv_tool_usable(final, "poetry")
+
+
+def test_uv_is_installed_from_its_wheel_once_and_then_reused(tmp_path):
+    """The real uv wheel from the package index, through the runtime's bundled pip."""
+    c = make_ctx(tmp_path, environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    link_python_home(c.ctx, Path(sys.base_prefix))
+    c.ctx.arch = "amd64"
+    version = c.ctx.settings.tools["uv"]
+    assert uv.install_tool(c.ctx) == version
+    uv_bin = c.ctx.cache_dir / ".heroku" / "tools" / f"uv-{version}-amd64" / "bin" / "uv"
+    out = subprocess.run([uv_bin, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith(f"uv {version}")
+    assert f"Installing uv {version}" in c.log
+    again = make_ctx(tmp_path, environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    again.ctx.arch = "amd64"
+    assert uv.install_tool(again.ctx) == version
+    assert f"Using cached uv {version}" in again.log
+    assert again.ctx.extra_path == [str(uv_bin.parent)]
+
+
+# --- settings for the tools and for later buildpacks ------------------------------
+
+
+def test_uv_settings_name_the_app_path_and_the_cache(tmp_path):
+    c = make_ctx(tmp_path)
+    c.ctx.build_python_home.mkdir(parents=True)  # configure runs after the runtime is in
+    tool_dir = tmp_path / "cache" / ".heroku" / "tools" / "uv-0.13.9"
+    uv.configure(c.ctx, tool_dir)
+    env = c.ctx.extra_env
+    assert env["UV_PROJECT_ENVIRONMENT"] == str(c.ctx.python_home)
+    assert env["UV_PYTHON"] == str(c.ctx.python_home / "bin" / "python")
+    assert str(c.ctx.build_dir) not in "".join(env.values())
+    assert env["UV_PYTHON_DOWNLOADS"] == "never"
+    assert env["UV_NO_MANAGED_PYTHON"] == "1"
+    assert env["UV_COMPILE_BYTECODE"] == "1"
+    assert env["UV_CACHE_DIR"] == str(tmp_path / "cache" / ".heroku" / "tools" / "cache" / "uv")
+    # Build dir and cache dir share tmp_path's filesystem.
+    assert env["UV_LINK_MODE"] == "hardlink"
+    build_env = c.ctx.build_env()
+    assert build_env["PATH"].startswith(f"{c.ctx.python_home}/bin:{tool_dir}/bin:")
+
+
+def test_uv_copies_when_the_cache_is_on_another_filesystem(tmp_path):
+    other = Path("/proc/self")
+    if os.stat(other).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second filesystem to compare with")
+    assert uv.link_mode(other, tmp_path) == "copy"
+    assert uv.link_mode(tmp_path, tmp_path) == "hardlink"
+
+
+def test_the_tools_bin_is_exported_after_the_runtime_and_not_put_in_the_slug(tmp_path):
+    c = make_ctx(tmp_path)
+    c.ctx.extra_path.append("/cache dir/$x/tools/uv-1/bin")
+    c.ctx.extra_env["UV_PYTHON"] = "/app/.heroku/python/bin/python"
+    script = envfiles.export_script(c.ctx)
+    env = subprocess.run(
+        ["sh", "-c", script + 'printf "%s\\n" "$PATH" "$UV_PYTHON"'],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert env == [
+        f"{c.ctx.python_home}/bin:/cache dir/$x/tools/uv-1/bin:/usr/bin:/bin",
+        "/app/.heroku/python/bin/python",
+    ]
+    assert "tools" not in envfiles.profile_script(c.ctx)
+
+
+@pytest.mark.parametrize(
+    ("install_dev", "expected"),
+    [
+        (False, ["uv", "sync", "--locked", "--no-default-groups"]),
+        (True, ["uv", "sync", "--locked"]),
+    ],
+)
+def test_uv_command(tmp_path, install_dev, expected):
+    assert uv.sync_command(make_ctx(tmp_path, install_dev=install_dev).ctx) == expected
+
+
+@pytest.mark.parametrize(
+    ("install_dev", "expected"),
+    [(False, ["poetry", "sync", "--only", "main"]), (True, ["poetry", "sync"])],
+)
+def test_poetry_command(tmp_path, install_dev, expected):
+    assert poetry.sync_command(make_ctx(tmp_path, install_dev=install_dev).ctx) == expected
+
+
+@pytest.mark.parametrize(
+    ("install_dev", "expected"),
+    [
+        (False, ["pipenv", "install", "--deploy", "--system"]),
+        (True, ["pipenv", "install", "--deploy", "--system", "--dev"]),
+    ],
+)
+def test_pipenv_command(tmp_path, install_dev, expected):
+    assert pipenv.install_command(make_ctx(tmp_path, install_dev=install_dev).ctx) == expected
+
+
+# --- failures: the tools' real messages ------------------------------------------------
+
+UV_STALE = (
+    "Resolved 4 packages in 273ms\n"
+    "error: The lockfile at `uv.lock` needs to be updated, but `--locked` was provided. "
+    "To update the lockfile, run `uv lock`."
+)
+POETRY_STALE = (
+    "pyproject.toml changed significantly since poetry.lock was last generated. "
+    "Run `poetry lock` to fix the lock file."
+)
+# Pipenv wraps at 80 columns when its output is not a terminal.
+PIPENV_STALE_WRAPPED = (
+    "Your Pipfile.lock \n"
+    "(0d6872706e7ff5f705d8e17cd2b0c95f62db895aff3d32329001a40cea406faa) is out of \n"
+    "date. Expected: \n"
+    "(b22582902fc53f803dba28c2c2ef9f2d2b5e9d8e4e15877c86191c0ca5c1750d).\n"
+    "ERROR:: Aborting deploy"
+)
+PIPENV_WRONG_PYTHON = (
+    'Warning: Your Pipfile requires "python_version" 3.12, but you are using 3.11.7 '
+    "from /app/.heroku/python/bin/python3.\n"
+    "ERROR:: Aborting deploy"
+)
+
+
+@pytest.mark.parametrize(
+    ("module", "output", "title"),
+    [
+        (uv, UV_STALE, "uv.lock is out of date"),
+        (poetry, POETRY_STALE, "poetry.lock is out of date"),
+        (pipenv, PIPENV_STALE_WRAPPED, "Pipfile.lock is out of date"),
+    ],
+)
+def test_a_stale_lockfile_gets_its_own_explanation(module, output, title):
+    err = module.failure("the command", output)
+    assert err.title == title
+    assert err.output == output
+    assert err.reason.startswith("install-dependencies::")
+
+
+@pytest.mark.parametrize(
+    ("module", "output"),
+    [
+        (uv, "error: Failed to download `gunicorn==27.0.1`"),
+        (poetry, "Because poetry-app depends on nothing-such (1.0) which doesn't match"),
+        # --deploy also aborts on a Python mismatch, which relocking would not fix.
+        (pipenv, PIPENV_WRONG_PYTHON),
+    ],
+)
+def test_other_failures_get_the_generic_error(module, output):
+    err = module.failure("the command", output)
+    assert err.title == "Could not install the app's dependencies"
+
+
+def test_pipenvs_stack_frames_are_left_out_of_the_log():
+    lines = [
+        "Your Pipfile.lock (abc) is out of date. Expected: (def).",
+        '[DeployException]:   File "/cache/tools/pipenv/bin/pipenv", line 8, in ',
+        "<module>",
+        "[DeployException]:       sys.exit(cli())",
+        "ERROR:: Aborting deploy",
+    ]
+    keep = pipenv._WithoutStackFrames()
+    assert [line for line in lines if keep(line) is not None] == [
+        "Your Pipfile.lock (abc) is out of date. Expected: (def).",
+        "ERROR:: Aborting deploy",
+    ]
+
+
+# --- the tools' download caches and the Procfile ------------------------------------
+
+
+def test_a_download_cache_past_its_limit_starts_over(tmp_path):
+    c = make_ctx(tmp_path)
+    cache = tools.download_cache(c.ctx, "uv")
+    small = cache / "wheels" / "small.whl"
+    small.parent.mkdir()
+    small.write_bytes(b"x" * 1000)
+    assert tools.download_cache(c.ctx, "uv") == cache and small.exists()
+    assert tools.tree_size(cache, stop_after=10**9) == 1000
+    # A sparse file: its size counts, without using the disk.
+    with open(cache / "wheels" / "big.whl", "wb") as f:
+        f.truncate(tools.DOWNLOAD_CACHE_LIMIT_BYTES)
+    assert tools.download_cache(c.ctx, "uv") == cache
+    assert cache.is_dir() and not any(cache.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("procfile", "warned"),
+    [
+        ("web: pipenv run gunicorn app:app\n", True),
+        ("web: cd src && pipenv  run gunicorn app:app\n", True),
+        ("web: gunicorn app:app\nworker: python -m pipenv_run_helper\n", False),
+        ("web: ./bin/pipenv run x\n", False),
+    ],
+)
+def test_a_procfile_that_runs_the_tool_is_warned_about(tmp_path, procfile, warned):
+    c = make_ctx(tmp_path)
+    (c.ctx.build_dir / "Procfile").write_text(procfile)
+    tools.warn_if_procfile_runs(c.ctx, "pipenv")
+    assert ("Warning: The Procfile uses 'pipenv run'" in c.stderr.getvalue()) == warned
+    if warned:
+        assert "'web: gunicorn app:app' instead of" in " ".join(c.stderr.getvalue().split())
+
+
+def test_a_procfile_link_is_not_followed(tmp_path):
+    c = make_ctx(tmp_path)
+    outside = tmp_path / "outside"
+    outside.write_text("web: pipenv run gunicorn app:app\n")
+    (c.ctx.build_dir / "Procfile").symlink_to(outside)
+    tools.warn_if_procfile_runs(c.ctx, "pipenv")
+    assert c.stderr.getvalue() == ""
+
+
+def test_a_venv_tool_in_a_long_cache_path_runs_after_the_rename(tmp_path):
+    """Real Pipenv from the package index. Past 127 bytes pip writes the sh
+    trampoline instead of a shebang; both must name the final venv, not the
+    temporary directory it was built in."""
+    c = make_ctx(tmp_path, environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    c.ctx.cache_dir = tmp_path / ("a-long-cache-directory-name-" * 4) / "cache"
+    link_python_home(c.ctx, Path(sys.base_prefix))
+    version = pipenv.install_tool(c.ctx)
+    tool_dir = tools.venv_tool_dir(c.ctx, tools.requested_version(c.ctx, "pipenv"))
+    script = tool_dir / "venv" / "bin" / "pipenv"
+    assert len(os.fsencode(tool_dir / "venv" / "bin" / "python")) > 127
+    assert script.read_bytes().startswith(b"#!/bin/sh\n'''exec' ")
+    assert b".partial-" not in script.read_bytes()
+    out = subprocess.run(
+        [tool_dir / "bin" / "pipenv", "--version"], capture_output=True, text=True, check=True
+    )
+    assert version in out.stdout
+    assert tools._venv_tool_usable(tool_dir, "pipenv")
+    assert [p.name for p in tool_dir.parent.iterdir() if ".partial-" in p.name] == []
