@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from buildpack import errors, proc
+from buildpack import cache_tree, errors, proc
 from buildpack.config_vars import ConfigVars, lookup
 from buildpack.output import Output
 from buildpack.settings import parse_toml
@@ -99,7 +99,7 @@ def ensure_dependencies(
     # leaves its partial directory behind; it is never used, only removed.
     # Bootstrap runs before the cache lock, so spare a live build's partial.
     for stale in target.parent.glob(f".{target.name}.partial-*"):
-        if not _pid_alive(stale.name.rsplit("-", 1)[-1]):
+        if not cache_tree.process_alive(stale.name.rsplit("-", 1)[-1]):
             shutil.rmtree(stale, ignore_errors=True)
     partial.mkdir(parents=True)
     args = [
@@ -141,13 +141,3 @@ def _publish(partial: Path, target: Path) -> None:
     except OSError:
         if not (target / _COMPLETE).exists():
             raise
-
-
-def _pid_alive(text: str) -> bool:
-    try:
-        os.kill(int(text), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -514,29 +514,7 @@ def pip_cache_dir(ctx: BuildContext) -> Path | None:
     value = ctx.setting("PIP_NO_CACHE_DIR")
     if value is not None and value.lower() not in ("0", "false", "no", "off"):
         return None
-    path = ctx.cache_dir / PIP_CACHE
-    if _tree_size(path, stop_after=PIP_CACHE_LIMIT_BYTES) > PIP_CACHE_LIMIT_BYTES:
-        # Simplest fair bound: start over rather than track what is still used.
-        cache_tree.remove_tree(path)
-    return path
-
-
-def _tree_size(path: Path, *, stop_after: int) -> int:
-    total = 0
-    stack = [os.fspath(path)]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as it:
-                for entry in it:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    elif entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_size
-                        if total > stop_after:
-                            return total
-        except OSError:
-            continue
-    return total
+    return cache_tree.bounded(ctx.cache_dir / PIP_CACHE, PIP_CACHE_LIMIT_BYTES)
 
 
 def _repoint_app_refs(ctx: BuildContext, previous: Metadata | None) -> None:

@@ -135,3 +135,42 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onexc=make_writable_and_retry)
     else:
         shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+def bounded(path: Path, limit_bytes: int) -> Path:
+    """Empty the download cache at ``path`` once it holds over ``limit_bytes``.
+
+    Starting over is the simplest fair bound: it never needs to know which
+    entries the current build still uses, and the next download refills it.
+    """
+    if tree_size(path, stop_after=limit_bytes) > limit_bytes:
+        remove_tree(path)
+    return path
+
+
+def tree_size(path: Path, *, stop_after: int) -> int:
+    """Bytes in the files under ``path``; stops counting past ``stop_after``."""
+    total = 0
+    stack = [os.fspath(path)]
+    while stack and total <= stop_after:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue
+    return total
+
+
+def process_alive(pid: str | int) -> bool:
+    """Whether the build that owns a ``.partial-<pid>`` directory still runs."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -161,15 +161,5 @@ def _remove_stale_partials(root: Path) -> None:
     """Partial seeds of builds that were killed (their pid is gone)."""
     for path in root.glob(f"*{_PARTIAL}*"):
         pid = path.name.rsplit(_PARTIAL, 1)[-1]
-        if not pid.isdigit() or not _alive(int(pid)):
+        if not pid.isdigit() or not cache_tree.process_alive(pid):
             cache_tree.remove_tree(path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

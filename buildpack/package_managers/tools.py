@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildpack import bootstrap, errors, proc, relocation
+from buildpack import bootstrap, cache_tree, errors, proc, relocation
 from buildpack.context import BuildContext
 
 TOOLS_DIR = Path(".heroku/tools")
@@ -82,28 +82,9 @@ def download_cache(ctx: BuildContext, tool: str) -> Path:
     It grows with every version ever installed; past the limit it starts
     over, the simplest bound that never deletes what this build needs.
     """
-    path = tools_root(ctx) / CACHE_SUBDIR / tool
-    if tree_size(path, stop_after=DOWNLOAD_CACHE_LIMIT_BYTES) > DOWNLOAD_CACHE_LIMIT_BYTES:
-        _remove(path)
+    path = cache_tree.bounded(tools_root(ctx) / CACHE_SUBDIR / tool, DOWNLOAD_CACHE_LIMIT_BYTES)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def tree_size(path: Path, *, stop_after: int) -> int:
-    """Bytes in the files under ``path``; stops counting past ``stop_after``."""
-    total = 0
-    stack = [os.fspath(path)]
-    while stack and total <= stop_after:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    elif entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_size
-        except OSError:
-            continue
-    return total
 
 
 def warn_if_procfile_runs(ctx: BuildContext, tool: str) -> None:
@@ -309,7 +290,7 @@ def remove_stale_partials(final: Path) -> None:
     """Temporary directories of builds that were killed (their pid is gone)."""
     for path in final.parent.glob(f".{final.name}{_PARTIAL}*"):
         pid = path.name.rsplit(_PARTIAL, 1)[-1]
-        if not pid.isdigit() or not _process_exists(int(pid)):
+        if not pid.isdigit() or not cache_tree.process_alive(pid):
             _remove(path)
 
 
@@ -343,16 +324,6 @@ def _venv_tool_usable(final: Path, executable: str) -> bool:
 
 def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove(path: Path) -> None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from buildpack import bootstrap
+from buildpack import bootstrap, cache_tree
 from buildpack.settings import buildpack_root
 
 
@@ -50,9 +50,9 @@ def test_publish_replaces_an_incomplete_leftover(tmp_path):
     assert not (target / "half").exists()
 
 
-def test_pid_alive():
-    assert bootstrap._pid_alive(str(os.getpid()))
+def test_process_alive():
+    assert cache_tree.process_alive(str(os.getpid()))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    assert not bootstrap._pid_alive(str(dead.pid))
-    assert not bootstrap._pid_alive("notapid")
+    assert not cache_tree.process_alive(str(dead.pid))
+    assert not cache_tree.process_alive("notapid")

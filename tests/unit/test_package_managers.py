@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import envfiles, errors
+from buildpack import cache_tree, envfiles, errors
 from buildpack.package_managers import pipenv, poetry, select, tools, uv
 from tests.unit.ctx_factory import link_python_home, make_ctx
 
@@ -446,7 +446,7 @@ def test_a_download_cache_past_its_limit_starts_over(tmp_path):
     small.parent.mkdir()
     small.write_bytes(b"x" * 1000)
     assert tools.download_cache(c.ctx, "uv") == cache and small.exists()
-    assert tools.tree_size(cache, stop_after=10**9) == 1000
+    assert cache_tree.tree_size(cache, stop_after=10**9) == 1000
     # A sparse file: its size counts, without using the disk.
     with open(cache / "wheels" / "big.whl", "wb") as f:
         f.truncate(tools.DOWNLOAD_CACHE_LIMIT_BYTES)
