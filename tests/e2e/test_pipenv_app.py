@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.staging import run_staged
 from tests.support.builds import (
-    BuildResult,
     assert_clean_failure,
     build_and_run,
     require_namespaces,
@@ -17,19 +13,15 @@ from tests.support.builds import (
 from tests.support.lockfiles import make_lock_stale
 from tests.support.slug_checks import (
     TEST_COMPILE,
+    Built,
     assert_dev_group_installed,
     assert_installed_into_runtime,
-    check_command,
+    assert_tool_outside_runtime,
+    build_locked_app,
     report,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Built:
-    result: BuildResult
-    cache: Path
 
 
 @pytest.fixture(autouse=True)
@@ -42,17 +34,7 @@ def pipenv_build(tmp_path_factory, locked_apps, mirror_url) -> Built:
     """One build of the Pipenv app; its cache (with Pipenv in it) is reused below."""
     require_namespaces()
     work = tmp_path_factory.mktemp("pipenv-build")
-    app = locked_apps.app("pipenv_app", work, "pipenv")
-    cache = work / "cache"
-    result = build_and_run(
-        app,
-        cache,
-        work / "env",
-        # The HOME the lockfile was made with (see tests/support/lockfiles.py).
-        env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
-        command=check_command(),
-    )
-    return Built(result, cache)
+    return build_locked_app(locked_apps, work, "pipenv", mirror_url)
 
 
 def test_pipenv_app_relocates_and_serves(pipenv_build, locked_apps):
@@ -68,10 +50,7 @@ def test_pipenv_app_relocates_and_serves(pipenv_build, locked_apps):
     fields = report(pipenv_build.cache)
     assert fields["package_manager"] == "pipenv"
     assert fields["pipenv_version"] == version
-    tools = pipenv_build.cache / ".heroku" / "tools"
-    (tool_dir,) = tools.glob(f"pipenv-{version}-python3.*")
-    venv_site = list(tool_dir.glob("venv/lib/python3.*/site-packages"))
-    assert venv_site and not list(venv_site[0].glob("gunicorn*")), "installed into Pipenv's venv"
+    assert_tool_outside_runtime(pipenv_build.cache, "pipenv", version)
 
 
 def test_stale_pipfile_lock_fails_clearly(tmp_path, pipenv_build, locked_apps, mirror_url):

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.staging import run_staged
 from tests.support.builds import (
-    BuildResult,
     assert_clean_failure,
     build_and_run,
     require_namespaces,
@@ -17,19 +13,15 @@ from tests.support.builds import (
 from tests.support.lockfiles import make_lock_stale
 from tests.support.slug_checks import (
     TEST_COMPILE,
+    Built,
     assert_dev_group_installed,
     assert_installed_into_runtime,
-    check_command,
+    assert_tool_outside_runtime,
+    build_locked_app,
     report,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Built:
-    result: BuildResult
-    cache: Path
 
 
 @pytest.fixture(autouse=True)
@@ -42,16 +34,7 @@ def poetry_build(tmp_path_factory, locked_apps, mirror_url) -> Built:
     """One build of the Poetry app; its cache (with Poetry in it) is reused below."""
     require_namespaces()
     work = tmp_path_factory.mktemp("poetry-build")
-    app = locked_apps.app("poetry_app", work, "poetry")
-    cache = work / "cache"
-    result = build_and_run(
-        app,
-        cache,
-        work / "env",
-        env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
-        command=check_command(),
-    )
-    return Built(result, cache)
+    return build_locked_app(locked_apps, work, "poetry", mirror_url)
 
 
 def test_poetry_app_relocates_and_serves(poetry_build, locked_apps):
@@ -68,11 +51,8 @@ def test_poetry_app_relocates_and_serves(poetry_build, locked_apps):
     fields = report(poetry_build.cache)
     assert fields["package_manager"] == "poetry"
     assert fields["poetry_version"] == version
-    tools = poetry_build.cache / ".heroku" / "tools"
-    (tool_dir,) = tools.glob(f"poetry-{version}-python3.*")
+    tool_dir = assert_tool_outside_runtime(poetry_build.cache, "poetry", version)
     assert (tool_dir / "bin" / "poetry").is_file()
-    venv_site = list(tool_dir.glob("venv/lib/python3.*/site-packages"))
-    assert venv_site and not list(venv_site[0].glob("gunicorn*")), "installed into Poetry's venv"
 
 
 def test_stale_poetry_lock_fails_clearly(tmp_path, poetry_build, locked_apps, mirror_url):

@@ -19,6 +19,7 @@ from tests.support.slug_checks import (
     TEST_COMPILE,
     assert_dev_group_installed,
     assert_installed_into_runtime,
+    build_locked_app,
     check_command,
     report,
 )
@@ -36,15 +37,8 @@ def _namespaces():
 
 
 def test_uv_app_relocates_and_serves(tmp_path, locked_apps, mirror_url):
-    app = locked_apps.app("uv_app", tmp_path, "uv")
-    cache = tmp_path / "cache"
-    result = build_and_run(
-        app,
-        cache,
-        tmp_path / "env",
-        env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
-        command=check_command(),
-    )
+    built = build_locked_app(locked_apps, tmp_path, "uv", mirror_url)
+    result, cache = built.result, built.cache
     assert result.returncode == 0, result.log
     version = locked_apps.settings.tools["uv"]
     assert f"Installing uv {version}" in result.stdout

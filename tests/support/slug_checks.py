@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from buildpack.report import REPORT_PATH
-from tests.support.builds import ROOT
+from tests.support.builds import ROOT, BuildResult, build_and_run
 
 CHECK_SLUG = ROOT / "scripts" / "check-slug"
 
@@ -57,3 +58,33 @@ def assert_dev_group_installed(stdout: str) -> None:
     """test-compile installed the dev group into the runtime's site-packages."""
     assert "INICONFIG: /app/.heroku/python/lib/python3." in stdout, stdout
     assert "/site-packages/iniconfig/__init__.py" in stdout, stdout
+
+
+@dataclass
+class Built:
+    result: BuildResult
+    cache: Path
+
+
+def build_locked_app(locked_apps, work: Path, manager: str, mirror_url: str) -> Built:
+    """Build tests/fixtures/<manager>_app with a lockfile made at test time,
+    relocate it and run check_command(); keep the cache for later builds."""
+    app = locked_apps.app(f"{manager}_app", work, manager)
+    cache = work / "cache"
+    result = build_and_run(
+        app,
+        cache,
+        work / "env",
+        # The HOME the lockfile was made with (see tests/support/lockfiles.py).
+        env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
+        command=check_command(),
+    )
+    return Built(result, cache)
+
+
+def assert_tool_outside_runtime(cache: Path, tool: str, version: str) -> Path:
+    """The tool sits in the build cache, and nothing was installed into its venv."""
+    (tool_dir,) = (cache / ".heroku" / "tools").glob(f"{tool}-{version}-python3.*")
+    venv_site = list(tool_dir.glob("venv/lib/python3.*/site-packages"))
+    assert venv_site and not list(venv_site[0].glob("gunicorn*")), f"installed into {tool}'s venv"
+    return tool_dir
