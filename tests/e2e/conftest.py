@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tests.support import sandbox
+from tests.support.builds import require_namespaces
 from tests.support.lockfiles import LockedApps
 from tests.support.runtime_mirror import RuntimeArchive
+
+
+@pytest.fixture(autouse=True)
+def _namespaces() -> None:
+    """Every end-to-end build runs in a mount namespace with a tmpfs on /app."""
+    require_namespaces()
+
+
+@pytest.fixture(scope="module")
+def warm_cache(
+    tmp_path_factory: pytest.TempPathFactory, runtime_archive: RuntimeArchive, mirror_url: str
+) -> Path:
+    """A cache with the buildpack's libraries but no runtime (see sandbox.warm_cache)."""
+    require_namespaces()
+    return sandbox.warm_cache(tmp_path_factory, runtime_archive.version, mirror_url)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from tests.support.builds import ROOT, build_and_run, build_env, copy_fixture, require_namespaces
+from tests.support.builds import ROOT, build_and_run, build_env, copy_fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -21,11 +21,6 @@ POST_COMPILE = """\
 set -e
 python -c 'import gunicorn, sys; print("post_compile python", sys.prefix)' | tee post_compile.txt
 """
-
-
-@pytest.fixture(autouse=True)
-def _namespaces():
-    require_namespaces()
 
 
 def app_with_hooks(tmp_path, version, *, pre=PRE_COMPILE, post=POST_COMPILE):

@@ -28,7 +28,6 @@ from tests.support.builds import (
     build_and_run,
     build_env,
     copy_fixture,
-    require_namespaces,
     start_build,
 )
 from tests.support.slug_checks import report
@@ -38,11 +37,6 @@ pytestmark = pytest.mark.e2e
 PIP = Settings.load(buildpack_root() / "buildpack.toml").tools["pip"]
 # A safety net against a hung test, never a measurement.
 _SAFETY_TIMEOUT = 300.0
-
-
-@pytest.fixture(autouse=True)
-def _namespaces():
-    require_namespaces()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.e2e.staging import run_staged
-from tests.support.builds import ROOT, build_env, copy_fixture, require_namespaces
+from tests.support.builds import ROOT, build_env, copy_fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -21,11 +21,6 @@ cd "$BUILD_DIR"
 /app/.heroku/python/bin/python -c "import iniconfig, django; print('test deps ok')"
 test ! -e "$BUILD_DIR/staticfiles" && echo "no staticfiles"
 """
-
-
-@pytest.fixture(autouse=True)
-def _namespaces():
-    require_namespaces()
 
 
 def test_test_compile_installs_test_requirements_and_skips_collectstatic(

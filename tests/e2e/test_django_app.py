@@ -8,17 +8,12 @@ import sys
 import pytest
 import yaml
 
-from tests.support.builds import ROOT, build_and_run, build_env, copy_fixture, require_namespaces
+from tests.support.builds import ROOT, build_and_run, build_env, copy_fixture
 
 pytestmark = pytest.mark.e2e
 
 CHECK_SLUG = str(ROOT / "scripts" / "check-slug")
 STATIC_MARKER = "django-app-static-marker"
-
-
-@pytest.fixture(autouse=True)
-def _namespaces():
-    require_namespaces()
 
 
 def build_report(cache_dir) -> dict:

@@ -27,7 +27,6 @@ from tests.support.builds import (
     build_and_run,
     build_env,
     copy_fixture,
-    require_namespaces,
 )
 from tests.support.lockfiles import LockedApps
 
@@ -64,11 +63,6 @@ def greeting():
 def main():
     print(greeting())
 """
-
-
-@pytest.fixture(autouse=True)
-def _namespaces():
-    require_namespaces()
 
 
 # --- helpers --------------------------------------------------------------------------

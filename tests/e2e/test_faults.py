@@ -22,9 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import sandbox
 from tests.support.archives import add_dir, add_file, add_symlink, tar_bytes, zstd
-from tests.support.builds import BuildResult, assert_clean_failure, require_namespaces
+from tests.support.builds import BuildResult, assert_clean_failure
 from tests.support.fault_server import Fault, FaultServer
 from tests.support.runtime_mirror import RuntimeArchive
 from tests.support.sandbox import CHECK_AND_FINGERPRINT, FINGERPRINT, Sandbox
@@ -37,19 +36,6 @@ FAST_RETRIES = {
     "BUILDPACK_DOWNLOAD_BACKOFF": "0.05",
     "BUILDPACK_DOWNLOAD_READ_TIMEOUT": "5",
 }
-
-
-@pytest.fixture(autouse=True)
-def _namespaces() -> None:
-    require_namespaces()
-
-
-@pytest.fixture(scope="module")
-def warm_cache(
-    tmp_path_factory: pytest.TempPathFactory, runtime_archive: RuntimeArchive, mirror_url: str
-) -> Path:
-    require_namespaces()
-    return sandbox.warm_cache(tmp_path_factory, runtime_archive.version, mirror_url)
 
 
 @pytest.fixture

@@ -17,25 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import sandbox
-from tests.support.builds import assert_clean_failure, require_namespaces
+from tests.support.builds import assert_clean_failure
 from tests.support.runtime_mirror import RuntimeArchive
 from tests.support.sandbox import CHECK_AND_FINGERPRINT, Sandbox
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _namespaces() -> None:
-    require_namespaces()
-
-
-@pytest.fixture(scope="module")
-def warm_cache(
-    tmp_path_factory: pytest.TempPathFactory, runtime_archive: RuntimeArchive, mirror_url: str
-) -> Path:
-    require_namespaces()
-    return sandbox.warm_cache(tmp_path_factory, runtime_archive.version, mirror_url)
 
 
 def secret_file(root: Path) -> tuple[Path, str]:

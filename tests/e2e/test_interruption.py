@@ -81,19 +81,6 @@ PHASES = {
 SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 
 
-@pytest.fixture(autouse=True)
-def _namespaces() -> None:
-    require_namespaces()
-
-
-@pytest.fixture(scope="module")
-def warm_cache(
-    tmp_path_factory: pytest.TempPathFactory, runtime_archive: RuntimeArchive, mirror_url: str
-) -> Path:
-    require_namespaces()
-    return sandbox.warm_cache(tmp_path_factory, runtime_archive.version, mirror_url)
-
-
 @pytest.fixture(scope="module")
 def deps_cache(tmp_path_factory: pytest.TempPathFactory, mirror_url: str) -> Path:
     require_namespaces()

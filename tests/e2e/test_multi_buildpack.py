@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.staging import run_staged
-from tests.support.builds import build_env, copy_fixture, require_namespaces
+from tests.support.builds import build_env, copy_fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -26,11 +26,6 @@ env -i HOME=/nonexistent PATH=/usr/bin:/bin BUILD_DIR="$BUILD_DIR" BUILDPACK="$B
     python -c "import gunicorn; print(\"gunicorn from\", gunicorn.__file__)"
   '
 """
-
-
-@pytest.fixture(autouse=True)
-def _namespaces():
-    require_namespaces()
 
 
 def test_next_buildpack_runs_python_and_console_scripts_via_app(

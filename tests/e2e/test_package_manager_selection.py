@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.builds import assert_clean_failure, build_and_run, build_env, require_namespaces
+from tests.support.builds import assert_clean_failure, build_and_run, build_env
 from tests.support.slug_checks import report
 
 pytestmark = pytest.mark.e2e
 
 APP_PY = "def app(environ, start_response):\n    return []\n"
-
-
-@pytest.fixture(autouse=True)
-def _namespaces():
-    require_namespaces()
 
 
 @pytest.fixture(scope="module")

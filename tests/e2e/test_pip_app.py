@@ -9,15 +9,9 @@ from tests.support.builds import (
     build_and_run,
     build_env,
     copy_fixture,
-    require_namespaces,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _namespaces():
-    require_namespaces()
 
 
 @pytest.mark.parametrize("mirror", ["http", "file"])

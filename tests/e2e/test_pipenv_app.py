@@ -24,11 +24,6 @@ from tests.support.slug_checks import (
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(autouse=True)
-def _namespaces():
-    require_namespaces()
-
-
 @pytest.fixture(scope="module")
 def pipenv_build(tmp_path_factory, locked_apps, mirror_url) -> Built:
     """One build of the Pipenv app; its cache (with Pipenv in it) is reused below."""

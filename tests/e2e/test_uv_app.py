@@ -13,7 +13,7 @@ import re
 import pytest
 
 from tests.e2e.staging import run_staged
-from tests.support.builds import assert_clean_failure, build_and_run, require_namespaces
+from tests.support.builds import assert_clean_failure, build_and_run
 from tests.support.lockfiles import make_lock_stale
 from tests.support.slug_checks import (
     TEST_COMPILE,
@@ -29,11 +29,6 @@ pytestmark = pytest.mark.e2e
 # The last uv release before the fix for issue 11048.
 UV_WITH_BUILD_DIR_SHEBANGS = "0.5.25"
 _REWROTE = re.compile(r"Rewrote (\d+) entrypoint shebang\(s\) that named the build directory")
-
-
-@pytest.fixture(autouse=True)
-def _namespaces():
-    require_namespaces()
 
 
 def test_uv_app_relocates_and_serves(tmp_path, locked_apps, mirror_url):

@@ -58,6 +58,23 @@ def build_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _invocation(
+    app: Path,
+    cache_dir: Path,
+    env_dir: Path,
+    env: dict[str, str],
+    command: list[str] | None,
+    build_dir: Path | None,
+) -> tuple[list[str], dict[str, str]]:
+    """The scripts/build-and-run command line and environment for one build."""
+    env_dir.mkdir(parents=True, exist_ok=True)
+    run_env = dict(env)
+    if build_dir is not None:
+        run_env["BUILD_AND_RUN_BUILD_DIR"] = str(build_dir)
+    argv = [str(BUILD_AND_RUN), str(app), str(cache_dir), str(env_dir), *(command or [])]
+    return argv, run_env
+
+
 def build_and_run(
     app: Path,
     cache_dir: Path,
@@ -69,12 +86,9 @@ def build_and_run(
     timeout: float = 600,
 ) -> BuildResult:
     """scripts/build-and-run: detect, compile, relocate to /app, run ``command``."""
-    env_dir.mkdir(parents=True, exist_ok=True)
-    run_env = dict(env)
-    if build_dir is not None:
-        run_env["BUILD_AND_RUN_BUILD_DIR"] = str(build_dir)
+    argv, run_env = _invocation(app, cache_dir, env_dir, env, command, build_dir)
     proc = subprocess.run(
-        [str(BUILD_AND_RUN), str(app), str(cache_dir), str(env_dir), *(command or [])],
+        argv,
         env=run_env,
         capture_output=True,
         text=True,
@@ -206,12 +220,9 @@ def start_build(
     build_dir: Path | None = None,
 ) -> RunningBuild:
     """Like build_and_run, but returns at once with the running build."""
-    env_dir.mkdir(parents=True, exist_ok=True)
-    run_env = dict(env)
-    if build_dir is not None:
-        run_env["BUILD_AND_RUN_BUILD_DIR"] = str(build_dir)
+    argv, run_env = _invocation(app, cache_dir, env_dir, env, command, build_dir)
     popen = subprocess.Popen(
-        [str(BUILD_AND_RUN), str(app), str(cache_dir), str(env_dir), *(command or [])],
+        argv,
         env=run_env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
