@@ -173,4 +173,11 @@ def process_alive(pid: str | int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed build whose parent died too stays a zombie until something
+    # reaps it, and in a container that may be never: it still answers kill.
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in (b"Z", b"X")

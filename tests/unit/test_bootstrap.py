@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from buildpack import bootstrap, cache_tree
 from buildpack.settings import buildpack_root
@@ -56,3 +57,20 @@ def test_process_alive():
     dead.wait()
     assert not cache_tree.process_alive(str(dead.pid))
     assert not cache_tree.process_alive("notapid")
+
+
+def test_a_zombie_is_not_alive():
+    """A SIGKILLed build nobody reaped yet must not keep its partial dir forever."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        for _ in range(200):
+            with open(f"/proc/{child.pid}/stat", "rb") as f:
+                if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("the child never became a zombie")
+        os.kill(child.pid, 0)  # the kernel still knows the pid...
+        assert not cache_tree.process_alive(child.pid)  # ...but it is dead
+    finally:
+        child.wait()
