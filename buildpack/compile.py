@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from buildpack import (
-    bootstrap,
     checks,
     collectstatic,
     dyno_env,
@@ -57,16 +56,10 @@ def compile_app(ctx: BuildContext) -> None:
             ctx.out.step(f"Installing Python {choice.version}")
             runtime.install(ctx, choice.version, ubuntu)
     runtime.link_into_app(ctx)
-    if not ctx.deps_ready:
-        # A host python3 without pip: the runtime we just unpacked bundles one.
-        ctx.deps_ready = bootstrap.ensure_dependencies(
-            buildpack_dir=ctx.buildpack_dir,
-            cache_dir=ctx.cache_dir,
-            config=ctx.config,
-            environ=ctx.environ,
-            out=ctx.out,
-            pip_wheel_homes=[ctx.build_python_home],
-        )
+    if ctx.deps is not None:
+        # A host python3 without pip: the runtime just unpacked bundles one,
+        # which knows the default index.
+        ctx.deps.start([ctx.build_python_home])
 
     installer = package_managers.installer_for(manager)
     with ctx.report.timed("package_manager_install"):
@@ -75,6 +68,7 @@ def compile_app(ctx: BuildContext) -> None:
     with ctx.report.timed("dependencies_install"):
         if not cache.skip_install(ctx, installer):
             installer.install_dependencies(ctx)
+    ctx.finish_deferred()
     guarantee_app_paths(ctx)
     nltk.download_corpora(ctx)
     collectstatic.run_collectstatic(ctx)
@@ -88,6 +82,10 @@ def compile_app(ctx: BuildContext) -> None:
     boot_rewritten = repair_install_records(ctx)
     envfiles.write(ctx)
     audit_relocation(ctx, boot_rewritten)
+    if ctx.deps is not None:
+        with ctx.report.timed("buildpack_dependencies"):
+            ctx.deps.wait([ctx.build_python_home])
+        ctx.report.set("buildpack_dependencies_source", ctx.deps.source or "none")
     with ctx.report.timed("cache_save"):
         cache.save(ctx, app_refs=boot_rewritten)
     ctx.report.set("total_duration", round(time.monotonic() - started, 3))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from buildpack.config_vars import ConfigVars, lookup
 from buildpack.output import Output
 from buildpack.report import Report
 from buildpack.settings import Settings
+
+if TYPE_CHECKING:
+    from buildpack.bootstrap import Dependencies
 
 APP_DIR = Path("/app")
 PYTHON_SUBDIR = Path(".heroku/python")
@@ -17,6 +21,12 @@ PYTHON_SUBDIR = Path(".heroku/python")
 # Variables from the build's own environment that must not leak into the app's
 # Python while we build it: they would make it use another stdlib or packages.
 _SCRUBBED = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONUSERBASE", "VIRTUAL_ENV")
+
+
+@dataclass(frozen=True)
+class Deferred:
+    finish: Callable[[], None]
+    stop: Callable[[], None]
 
 
 @dataclass
@@ -34,8 +44,12 @@ class BuildContext:
     # True for bin/test-compile (Heroku CI): install dev/test dependencies.
     install_dev: bool = False
     stack: str = ""
-    # False until the buildpack's own libraries are importable (see bootstrap).
-    deps_ready: bool = True
+    # The buildpack's own libraries, perhaps still being fetched (see
+    # bootstrap); None where a step needs no more than the standard library.
+    deps: Dependencies | None = None
+    # Work left running in the background (see proc.start): ``finish_deferred``
+    # waits for it, in order; a failed build stops it instead.
+    deferred: list[Deferred] = field(default_factory=list)
     arch: str = ""
     # Variables build steps add for later steps and later buildpacks
     # (UV_*, POETRY_*, NLTK_DATA...): the build env and `export` get them.
@@ -62,6 +76,19 @@ class BuildContext:
     @property
     def python(self) -> Path:
         return self.python_home / "bin" / "python"
+
+    @property
+    def deps_ready(self) -> bool:
+        """True once the buildpack's own libraries are importable."""
+        return self.deps is None or self.deps.ready
+
+    def finish_deferred(self) -> None:
+        while self.deferred:
+            self.deferred.pop(0).finish()
+
+    def stop_deferred(self) -> None:
+        while self.deferred:
+            self.deferred.pop(0).stop()
 
     def setting(self, name: str) -> str | None:
         return lookup(name, self.config, self.environ)

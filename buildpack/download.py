@@ -150,16 +150,18 @@ def fetch_stream(
     backoff: float,
     out: Output | None = None,
     transport: Transport = "auto",
+    cafile: str | None = None,
 ) -> Iterator[Response]:
     """Open ``url`` for streaming, retrying the connection and 5xx/429 answers.
 
     Raises ``NotFound`` for 404/403 (never retried) and ``DownloadError``
     once the retries are used up. Errors while reading the body are
-    ``TransientError`` and are the caller's to retry.
+    ``TransientError`` and are the caller's to retry. ``cafile`` replaces
+    the system's certificate authorities (pip's ``cert`` setting).
     """
     timeouts = Timeouts(connect_timeout, read_timeout)
     response = _with_retries(
-        lambda: _open(url, timeouts, transport),
+        lambda: _open(url, timeouts, transport, cafile),
         url=url,
         retries=retries,
         backoff=backoff,
@@ -289,7 +291,9 @@ def _expected_sha256(url: str, timeouts: Timeouts, transport: Transport) -> str 
 # --- transports -------------------------------------------------------------------------
 
 
-def _open(url: str, timeouts: Timeouts, transport: Transport) -> Response:
+def _open(
+    url: str, timeouts: Timeouts, transport: Transport, cafile: str | None = None
+) -> Response:
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme == "file":
         return _open_file(url, timeouts)
@@ -298,8 +302,8 @@ def _open(url: str, timeouts: Timeouts, transport: Transport) -> Response:
     if transport == "requests" or (transport == "auto" and requests is not None):
         if requests is None:
             raise RuntimeError("the requests transport was asked for but is not installed")
-        return _open_requests(url, timeouts)
-    return _open_urllib(url, timeouts)
+        return _open_requests(url, timeouts, cafile)
+    return _open_urllib(url, timeouts, cafile)
 
 
 def _check_status(url: str, status: int) -> None:
@@ -337,11 +341,13 @@ def _open_file(url: str, timeouts: Timeouts) -> Response:
     return Response(url, 200, {}, body, f.close)
 
 
-def _open_requests(url: str, timeouts: Timeouts) -> Response:
+def _open_requests(url: str, timeouts: Timeouts, cafile: str | None = None) -> Response:
     assert requests is not None
     exc_mod = requests.exceptions
     try:
-        resp = requests.get(url, stream=True, timeout=(timeouts.connect, timeouts.read))
+        resp = requests.get(
+            url, stream=True, timeout=(timeouts.connect, timeouts.read), verify=cafile or True
+        )
     except exc_mod.ConnectTimeout as exc:
         raise TransientError(url, _describe(exc, timeouts, "connect")) from exc
     except (exc_mod.ConnectionError, exc_mod.Timeout, exc_mod.ChunkedEncodingError) as exc:
@@ -398,17 +404,21 @@ class _HTTPHandler(urllib.request.HTTPHandler):
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, read_timeout: float) -> None:
+    def __init__(self, read_timeout: float, cafile: str | None) -> None:
         super().__init__()
         self._read_timeout = read_timeout
+        self._cafile = cafile
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         conn = _connection_class(http.client.HTTPSConnection, self._read_timeout)
-        return self.do_open(conn, req, context=ssl.create_default_context())
+        context = ssl.create_default_context(cafile=self._cafile)
+        return self.do_open(conn, req, context=context)
 
 
-def _open_urllib(url: str, timeouts: Timeouts) -> Response:
-    opener = urllib.request.build_opener(_HTTPHandler(timeouts.read), _HTTPSHandler(timeouts.read))
+def _open_urllib(url: str, timeouts: Timeouts, cafile: str | None = None) -> Response:
+    opener = urllib.request.build_opener(
+        _HTTPHandler(timeouts.read), _HTTPSHandler(timeouts.read, cafile)
+    )
     try:
         resp = opener.open(url, timeout=timeouts.connect)
     except urllib.error.HTTPError as exc:

@@ -17,6 +17,9 @@ from buildpack.report import Report
 from buildpack.settings import buildpack_root
 
 USAGE = "usage: bin/compile BUILD_DIR CACHE_DIR [ENV_DIR]"
+# How long a failed build waits for the background fetch of the buildpack's
+# own dependencies to end, to keep them for the next build.
+KEEP_FETCHED_SECONDS = 10.0
 
 
 def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
@@ -86,19 +89,16 @@ def _build(
     config = read_env_dir(env_dir)
     for name, why in config.skipped:
         out.info(f"Not exporting config var {name!r}: {why}")
-    deps_ready = bootstrap.ensure_dependencies(
-        buildpack_dir=root,
-        cache_dir=cache_dir,
-        config=config,
-        environ=os.environ,
-        out=out,
-        pip_wheel_homes=[],
-    )
-    # Only now may modules that need the buildpack's dependencies be imported.
+    # Imported before anything starts in the background, so that nothing
+    # stays behind if this fails. None of them needs the buildpack's own
+    # dependencies: on a cold cache those come while the build goes on.
     from buildpack.compile import compile_app
     from buildpack.context import BuildContext
     from buildpack.settings import Settings
 
+    deps = bootstrap.prepare(
+        buildpack_dir=root, cache_dir=cache_dir, config=config, environ=os.environ, out=out
+    )
     ctx = BuildContext(
         build_dir=build_dir,
         cache_dir=cache_dir,
@@ -110,6 +110,19 @@ def _build(
         config=config,
         environ=dict(os.environ),
         install_dev=install_dev,
-        deps_ready=deps_ready,
+        deps=deps,
     )
-    compile_app(ctx)
+    try:
+        deps.start(pip_wheel_homes=[])
+        compile_app(ctx)
+    except errors.BuildError:
+        # The app's or the network's problem, not the fetch's: keep what it
+        # got, so the next build need not fetch it again.
+        ctx.stop_deferred()
+        with contextlib.suppress(errors.BuildError, OSError):
+            deps.keep_fetched(within=KEEP_FETCHED_SECONDS)
+        raise
+    finally:
+        # Whatever still runs in the background must not outlive the build.
+        ctx.stop_deferred()
+        deps.abandon()

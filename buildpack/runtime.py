@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -35,6 +36,10 @@ def install(ctx: BuildContext, version: str, ubuntu: str) -> None:
 
     url = archive_url(ctx, version, ubuntu)
     tuning = download_settings(ctx)
+    stdlib_only = not ctx.deps_ready
+    if stdlib_only and shutil.which("zstd") is None and ctx.deps is not None:
+        # Nothing to decompress with until zstandard is there.
+        stdlib_only = not ctx.deps.wait([])
     try:
         download.download_and_extract(
             url,
@@ -44,6 +49,10 @@ def install(ctx: BuildContext, version: str, ubuntu: str) -> None:
             retries=tuning.retries,
             backoff=tuning.backoff,
             out=ctx.out,
+            # While the buildpack's dependencies are still being fetched, the
+            # same every time: urllib and the zstd tool.
+            transport="urllib" if stdlib_only else "auto",
+            force_zstd_tool=stdlib_only,
         )
     except download.NotFound as exc:
         raise errors.python_version_not_available(version, url, exc.status) from exc

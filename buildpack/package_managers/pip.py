@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from buildpack import bootstrap, cache, errors, pip_seed, proc
-from buildpack.context import BuildContext
+from buildpack import bootstrap, cache, errors, package_index, pip_seed, proc, wheel_install
+from buildpack.context import BuildContext, Deferred
 from buildpack.package_managers import tools
+from buildpack.wheel_tags import Interpreter
 
 _ALREADY_SATISFIED = re.compile(r"^(Requirement already satisfied: .+?) in /\S+( \(.*\))?$")
 # The build cache may skip install_dependencies when its inputs are unchanged
@@ -39,6 +42,9 @@ def install_tool(ctx: BuildContext) -> str:
         ctx.report.set("package_manager_install_from_seed", True)
         return version
     ctx.out.step(f"Installing pip {version}")
+    if install_from_index(ctx, version, then=lambda: pip_seed.save(*seed)):
+        ctx.report.set("package_manager_install_from_index", True)
+        return version
     proc.run(
         [
             ctx.python,
@@ -58,6 +64,68 @@ def install_tool(ctx: BuildContext) -> str:
     )
     pip_seed.save(*seed)
     return version
+
+
+def install_from_index(ctx: BuildContext, version: str, *, then: Callable[[], None]) -> bool:
+    """Fetch the pinned pip wheel and install it without running a pip.
+
+    The bundled pip runs from its zip and compiles every module it imports
+    on each start: seconds of CPU for one pure-Python wheel. False (nothing
+    installed) when pip has to do it, as on a runtime that already has a pip.
+    Its bytecode compiles in the background, on the other CPU, while pip
+    installs the app's dependencies; ``then`` runs once that is done.
+    """
+    site = _only_site_packages(ctx.build_python_home)
+    if site is None or any(site.glob("pip")) or any(site.glob("pip-*.dist-info")):
+        return False
+    minor = site.parent.name.removeprefix("python")
+    try:
+        index = tools.app_index(ctx)
+        with tempfile.TemporaryDirectory(prefix="pip-wheel-") as tmp:
+            with ctx.report.timed("pip_download"):
+                [fetched] = package_index.fetch_pinned(
+                    index,
+                    [package_index.Pin("pip", version)],
+                    Interpreter.runtime(minor),
+                    Path(tmp),
+                )
+            written = wheel_install.install_into_prefix(
+                fetched,
+                site_packages=site,
+                scripts_dir=ctx.build_python_home / "bin",
+                python=str(ctx.python),
+                python_minor=minor,
+            )
+    except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
+        ctx.out.info(f"Fetching pip from the index did not work ({exc}); using the bundled pip")
+        return False
+    # As pip does after installing: bytecode for every module, compiled at
+    # the /app path so that tracebacks and the relocation audit name /app.
+    # One process: the other CPU is pip's, installing the dependencies.
+    # (If that pip imports a module first, it compiles it itself; both write
+    # the same file by atomic rename.)
+    app_pip = ctx.python_home / site.relative_to(ctx.build_python_home) / "pip"
+    compiling = proc.start([ctx.python, "-m", "compileall", "-q", app_pip], env=ctx.build_env())
+
+    def finish() -> None:
+        with ctx.report.timed("pip_bytecode_wait"):
+            compiling.finish(
+                out=ctx.out,
+                on_failure=lambda r: errors.install_package_manager_failed(
+                    "pip", version, r.output
+                ),
+            )
+        record = next(p for p in written if p.name == "RECORD")
+        wheel_install.add_to_record(record, site, sorted((site / "pip").rglob("*.pyc")))
+        then()
+
+    ctx.deferred.append(Deferred(finish=finish, stop=compiling.stop))
+    return True
+
+
+def _only_site_packages(python_home: Path) -> Path | None:
+    found = sorted(python_home.glob("lib/python3*/site-packages"))
+    return found[0] if len(found) == 1 else None
 
 
 def installed_pip_version(python_home: Path) -> str | None:

@@ -25,12 +25,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildpack import bootstrap, cache_tree, errors, proc, relocation
+from buildpack import bootstrap, cache_tree, errors, package_index, proc, relocation, wheel_install
 from buildpack.context import BuildContext
+from buildpack.wheel_tags import Interpreter
 
 TOOLS_DIR = Path(".heroku/tools")
 CACHE_SUBDIR = "cache"
@@ -153,8 +155,10 @@ def install_wheel_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -
     _say_installing(ctx, tv)
 
     def populate(partial: Path) -> None:
-        # --no-deps: uv's wheel is self-contained; --only-binary: never build it.
-        pip_install(ctx, tv, ctx.python, ["--no-deps", "--only-binary=:all:", "--target", partial])
+        if not unpack_from_index(ctx, tv, partial):
+            # --no-deps: uv's wheel is self-contained; --only-binary: never build it.
+            options = ["--no-deps", "--only-binary=:all:", "--target", partial]
+            pip_install(ctx, tv, ctx.python, options)
         if not _is_executable(partial / "bin" / executable):
             raise errors.install_package_manager_failed(
                 tv.tool, tv.version, f"The {tv.tool} wheel installed no bin/{executable}."
@@ -205,6 +209,38 @@ def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) ->
     install_atomically(final, populate)
     prune_other_versions(final, tv.tool)
     return final
+
+
+def app_index(ctx: BuildContext) -> package_index.IndexSettings:
+    """The index the app's pip would use (raises IndexUnavailable)."""
+    wheel = bootstrap.find_pip_wheel([ctx.build_python_home])
+    return package_index.index_settings(
+        ctx.build_env(),
+        default_url=package_index.pip_default_index([wheel] if wheel else []),
+        site_prefixes=[ctx.build_python_home],
+    )
+
+
+def unpack_from_index(ctx: BuildContext, tv: ToolVersion, partial: Path) -> bool:
+    """``pip install --no-deps --target partial tool==version`` without
+    running pip (see buildpack.package_index); False, with ``partial``
+    empty, when pip has to do it."""
+    minor = runtime_tag(ctx).removeprefix("python")
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"{tv.tool}-wheel-") as tmp:
+            [wheel] = package_index.fetch_pinned(
+                app_index(ctx),
+                [package_index.Pin(tv.tool, tv.version)],
+                Interpreter.runtime(minor),
+                Path(tmp),
+            )
+            wheel_install.unpack_into_target(wheel, partial)
+    except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
+        ctx.out.info(f"Fetching {tv.tool} from the index did not work ({exc}); using pip")
+        for child in partial.iterdir():
+            _remove(child)
+        return False
+    return True
 
 
 def pip_install(

@@ -3,10 +3,11 @@
 For each phase the test holds the build inside it, deterministically, with
 something real rather than a timer:
 
-- buildpack bootstrap, pip bootstrap, dependency install: pip is pointed at a
-  loopback package index (PIP_INDEX_URL, or an --extra-index-url line in
-  requirements.txt) that stalls on the page pip asks for; the build is
-  signalled once pip is waiting on it;
+- buildpack bootstrap, pip bootstrap, dependency install: the build (its own
+  fetch from the index, or pip) is pointed at a loopback package index
+  (PIP_INDEX_URL, or an --extra-index-url line in requirements.txt) that
+  stalls on the page it asks for; the build is signalled once a request
+  waits on it;
 - runtime download: the mirror stalls mid-archive, and the build is signalled
   once extraction has begun (its .partial directory exists);
 - cache save: the build stops at the cache's own test pause point
@@ -61,9 +62,12 @@ class Phase:
 
 
 PHASES = {
+    # The buildpack's own dependencies are fetched beside the build, which
+    # goes on meanwhile: the gate holds pip's page too, so that the build
+    # cannot get past installing pip while the fetch is held.
     "buildpack-bootstrap": Phase(
         step="-----> Installing the buildpack's own dependencies",
-        gate_paths=("/simple/pyyaml/", "/simple/requests/", "/simple/zstandard/"),
+        gate_paths=("/simple/pyyaml/", "/simple/requests/", "/simple/zstandard/", "/simple/pip/"),
         cache="cold",
     ),
     "runtime-download": Phase(step="-----> Installing Python", stall_runtime=True),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from buildpack.settings import Settings, buildpack_root
 from tests.support.builds import (
     assert_clean_failure,
     build_and_run,
@@ -36,3 +39,52 @@ def test_missing_version_is_not_a_network_error(tmp_path, mirror_url):
         app, tmp_path / "cache", tmp_path / "env", env=build_env(BUILDPACK_S3_BASE_URL=mirror_url)
     )
     assert_clean_failure(result, "Python 3.12.99 is not available")
+
+
+# Run in the relocated slug: pip installed without running pip works at /app,
+# and every file its RECORD lists is there with the hash RECORD gives.
+_CHECK_PIP = r"""
+import base64, csv, hashlib, pathlib, subprocess, sys
+[site] = pathlib.Path(sys.prefix, "lib").glob("python3*/site-packages")
+[dist] = site.glob("pip-*.dist-info")
+rows = list(csv.reader((dist / "RECORD").open()))
+for path, digest, size in rows:
+    full = (site / path).resolve()
+    if digest:
+        actual = base64.urlsafe_b64encode(hashlib.sha256(full.read_bytes()).digest()).rstrip(b"=")
+        assert digest == "sha256=" + actual.decode(), path
+    else:
+        assert full.exists() or path.endswith("RECORD"), path
+pycs = [p for p, _, _ in rows if p.endswith(".pyc")]
+print("pip RECORD ok:", len(rows), "rows,", len(pycs), "pyc")
+print(subprocess.run(["pip", "--version"], capture_output=True, text=True, check=True).stdout)
+"""
+
+
+def test_cold_build_fetches_pip_and_its_own_libraries_from_the_index(
+    tmp_path, runtime_archive, mirror_url
+):
+    app = copy_fixture("pip_app", tmp_path, python_version=runtime_archive.version)
+    cache = tmp_path / "cache"
+    result = build_and_run(
+        app,
+        cache,
+        tmp_path / "env",
+        env=build_env(BUILDPACK_S3_BASE_URL=mirror_url),
+        command=["python", "-c", _CHECK_PIP],
+    )
+    assert result.returncode == 0, result.log
+    assert "Installing the buildpack's own dependencies" in result.stdout
+    # Neither fell back to running pip.
+    assert "did not work" not in result.log and "Could not fetch" not in result.log, result.log
+    assert "pip RECORD ok:" in result.stdout, result.log
+    pip_version = Settings.load(buildpack_root() / "buildpack.toml").tools["pip"]
+    assert f"pip {pip_version} from /app/.heroku/python/lib/" in result.stdout, result.log
+    report = json.loads((cache / "build-data" / "python.json").read_text())
+    assert report["package_manager_install_from_index"] is True
+    assert report["buildpack_dependencies_source"] == "index"
+    [deps] = (cache / ".heroku" / "buildpack-deps").iterdir()
+    assert (deps / ".complete").is_file()
+    assert {"zstandard", "requests", "yaml", "urllib3", "certifi"} <= {
+        p.name for p in deps.iterdir()
+    }

@@ -166,6 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _file_data(self, path: str) -> bytes | None:
         target = (self.server.owner.root / path.lstrip("/")).resolve()
+        if target.is_dir():
+            target = target / "index.html"  # a package index's project pages
         if not target.is_relative_to(self.server.owner.root) or not target.is_file():
             return None
         return target.read_bytes()
@@ -175,11 +177,15 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None:
             self._send(404, b"not found\n")
         else:
-            self._send(200, data)
+            # pip reads index pages only when they say they are HTML.
+            html = data.lstrip()[:1] == b"<" and not path.endswith((".whl", ".zst"))
+            self._send(200, data, "text/html" if html else "application/octet-stream")
 
-    def _send(self, status: int, data: bytes) -> None:
+    def _send(
+        self, status: int, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self._write(data)

@@ -177,9 +177,10 @@ def good_cache(factory: pytest.TempPathFactory, python_version: str, mirror_url:
 
 
 def deps_cache(factory: pytest.TempPathFactory, mirror_url: str) -> Path:
-    """CACHE_DIR after a first build that ended right after installing the
-    buildpack's own dependencies (the Python version asked for is not on the
-    mirror): nothing else in it, so every later step starts from scratch."""
+    """CACHE_DIR after a first build that failed at the runtime download (the
+    Python version asked for is not on the mirror) but kept the buildpack's
+    own dependencies it fetched meanwhile: nothing else in it, so every later
+    step starts from scratch."""
     key = ("deps", mirror_url)
     if key not in _SESSION_CACHES:
         box = Sandbox.create(factory.mktemp("deps-cache"), python_version="3.12.99")
