@@ -1,6 +1,7 @@
 """Time bin/compile on the example apps: cold, unchanged rebuild, one-line change.
 
     sudo python3 bench/build_times.py [--runs N] [--apps pip,uv,poetry,pipenv] [--markdown]
+                                      [--index loopback|configured] [--logs DIR]
 
 For each example app in tests/fixtures (pip_app, and uv_app, poetry_app,
 pipenv_app when they exist), each run builds with a fresh CACHE_DIR:
@@ -13,10 +14,17 @@ pipenv_app when they exist), each run builds with a fresh CACHE_DIR:
 
 The runtime comes from a loopback HTTP mirror serving this interpreter's own
 installation packed as a runtime archive (buildpack.runtime_pack), so the
-apps get this interpreter's version. Packages come from pip's configured
-index, the only network a build uses. Lockfiles are made with the real tools
-(tests/support/lockfiles.py), since they record the index address and are
-never committed.
+apps get this interpreter's version. With --index loopback (the default),
+what pip fetches (pip itself, the buildpack's own dependencies, the package
+managers, the pip app's requirements) comes from a loopback simple index,
+filled once with `pip download` and used with no pip config file of the
+machine's, so the figures measure the buildpack rather than the internet;
+with --index configured it comes from pip's configured index. uv, Poetry and
+Pipenv apps install their locked dependencies from the index in their
+lockfiles either way, and Pipenv builds always use the configured index
+(Pipfile.lock's hash covers pip's index settings at lock time). Lockfiles
+are made with the real tools (tests/support/lockfiles.py), since they record
+the index address and are never committed.
 
 Each build is bin/compile alone, as a build system runs it: the app is
 copied to a fresh /tmp/build_*, then compile runs in a private mount
@@ -29,9 +37,11 @@ issue's targets. Needs root and unshare(1).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -65,7 +75,10 @@ PHASES = (
     "cache_restore",
     "python_install",
     "package_manager_install",
+    "pip_download",
     "dependencies_install",
+    "pip_bytecode_wait",
+    "buildpack_dependencies",
     "cache_save",
     "total",
 )
@@ -148,7 +161,7 @@ def prepare_apps(work: Path, managers: list[str], version: str) -> dict[str, tup
     return apps
 
 
-def build_env(mirror: str, home: Path) -> dict[str, str]:
+def build_env(mirror: str, home: Path, index: str | None, work: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST"))}
     env.update(
         {
@@ -158,10 +171,70 @@ def build_env(mirror: str, home: Path) -> dict[str, str]:
             "HOME": str(home),
         }
     )
+    if index is not None:
+        # Only the loopback index: no pip config file of this machine's
+        # (its find-links and extra indexes), no user config.
+        for name in [k for k in env if k.startswith("PIP_") and k != "PIP_DEFAULT_TIMEOUT"]:
+            del env[name]
+        no_config = work / "no-pip-config"
+        no_config.mkdir(exist_ok=True)
+        env.update(PIP_INDEX_URL=index, PIP_CONFIG_FILE=os.devnull, XDG_CONFIG_DIRS=str(no_config))
     return env
 
 
-def compile_once(app: Path, cache: Path, env_dir: Path, env: dict[str, str]) -> Sample:
+def loopback_index(work: Path, requirements: list[str]) -> Path:
+    """A PEP 503 simple index of every wheel ``requirements`` need, made with
+    ``pip download`` from pip's configured index, to serve on loopback."""
+    root = work / "index"
+    files = root / "files"
+    files.mkdir(parents=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--only-binary=:all:",
+            "--dest",
+            str(files),
+            *requirements,
+        ],
+        check=True,
+    )
+    projects: dict[str, list[Path]] = {}
+    for wheel in sorted(files.glob("*.whl")):
+        name = re.sub(r"[-_.]+", "-", wheel.name.split("-", 1)[0]).lower()
+        projects.setdefault(name, []).append(wheel)
+    for name, wheels in projects.items():
+        page = root / "simple" / name / "index.html"
+        page.parent.mkdir(parents=True)
+        links = "".join(
+            f'<a href="../../files/{w.name}#sha256={hashlib.sha256(w.read_bytes()).hexdigest()}">'
+            f"{w.name}</a><br/>\n"
+            for w in wheels
+        )
+        page.write_text(f"<!DOCTYPE html><html><body>\n{links}</body></html>\n")
+    return root
+
+
+def index_requirements(managers: list[str]) -> list[str]:
+    """What the builds fetch through pip's index: pip, the buildpack's own
+    dependencies, the package managers pip installs, the pip app's needs."""
+    from buildpack.bootstrap import read_pins, requirements
+    from buildpack.settings import Settings
+
+    settings = Settings.load(ROOT / "buildpack.toml")
+    reqs = [f"pip=={settings.tools['pip']}", *requirements(read_pins(ROOT / "buildpack.toml"))]
+    reqs += [f"{m}=={settings.tools[m]}" for m in managers if m != "pip"]
+    reqs += (FIXTURES / APPS["pip"] / "requirements.txt").read_text().split()
+    return [*reqs, EXTRA_DEPENDENCY]
+
+
+def compile_once(
+    app: Path, cache: Path, env_dir: Path, env: dict[str, str], log: Path | None = None
+) -> Sample:
     build = Path(tempfile.mkdtemp(prefix="build_", dir="/tmp"))
     try:
         shutil.copytree(app, build, symlinks=True, dirs_exist_ok=True)
@@ -177,6 +250,8 @@ def compile_once(app: Path, cache: Path, env_dir: Path, env: dict[str, str]) -> 
             text=True,
         )
         wall = time.perf_counter() - start
+        if log is not None:
+            log.write_text(proc.stdout + proc.stderr)
     finally:
         shutil.rmtree(build, ignore_errors=True)
     if proc.returncode != 0:
@@ -190,7 +265,13 @@ def compile_once(app: Path, cache: Path, env_dir: Path, env: dict[str, str]) -> 
     return Sample(wall, phases, str(fields.get("cache_status", "?")))
 
 
-def run(apps: dict[str, tuple[Path, Path]], runs: int, env: dict[str, str], work: Path) -> Results:
+def run(
+    apps: dict[str, tuple[Path, Path]],
+    runs: int,
+    envs: dict[str, dict[str, str]],
+    work: Path,
+    logs: Path | None = None,
+) -> Results:
     results = Results()
     env_dir = work / "env"
     env_dir.mkdir(exist_ok=True)
@@ -199,7 +280,8 @@ def run(apps: dict[str, tuple[Path, Path]], runs: int, env: dict[str, str], work
             cache = work / f"cache-{manager}-{i}"
             shutil.rmtree(cache, ignore_errors=True)
             for scenario, app in (("cold", base), ("unchanged", base), ("changed", changed)):
-                sample = compile_once(app, cache, env_dir, env)
+                log = None if logs is None else logs / f"{manager}-{i + 1}-{scenario}.log"
+                sample = compile_once(app, cache, env_dir, envs[manager], log)
                 results.add(manager, scenario, sample)
                 print(
                     f"  {manager:<7} run {i + 1}/{runs} {scenario:<9} {sample.wall:6.2f} s "
@@ -265,6 +347,14 @@ def main() -> int:
     parser.add_argument("--apps", default="pip,uv,poetry,pipenv")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--logs", type=Path, help="write each build's output into this directory")
+    parser.add_argument(
+        "--index",
+        choices=("loopback", "configured"),
+        default="loopback",
+        help="where pip fetches from: a loopback copy of what the builds need (default), "
+        "or the index pip is configured with on this machine",
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/build_times.py needs root (it mounts a tmpfs on /app in a namespace)")
@@ -283,12 +373,28 @@ def main() -> int:
         print(f"packing this interpreter as the Python {version} runtime...", flush=True)
         pack_runtime(Path(sys.base_prefix), mirror_dir, version=version)
         server, url = serve(mirror_dir)
+        servers = [server]
         try:
+            index_url = None
+            if args.index == "loopback":
+                print("copying what the builds need into a loopback package index...", flush=True)
+                index_server, index_root = serve(loopback_index(work, index_requirements(managers)))
+                servers.append(index_server)
+                index_url = f"{index_root}/simple/"
             apps = prepare_apps(work, managers, version)
-            env = build_env(url, work / "locked" / "home")
-            results = run(apps, args.runs, env, work)
+            home = work / "locked" / "home"
+            # Pipfile.lock's hash covers pip's index settings: Pipenv builds
+            # keep those it was locked with, the configured ones.
+            envs = {
+                manager: build_env(url, home, None if manager == "pipenv" else index_url, work)
+                for manager in apps
+            }
+            if args.logs is not None:
+                args.logs.mkdir(parents=True, exist_ok=True)
+            results = run(apps, args.runs, envs, work, args.logs)
         finally:
-            server.shutdown()
+            for each in servers:
+                each.shutdown()
         print()
         ok = report(results, args.runs, args.markdown)
     finally:
