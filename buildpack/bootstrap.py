@@ -147,6 +147,7 @@ class Dependencies:
                 str(self.target),
                 index.url,
                 index.cafile or "",
+                " ".join(sorted(index.trusted_hosts)),
                 *pins,
             ],
             env=self._env,
@@ -228,11 +229,11 @@ _FETCH_SCRIPT = (
 
 
 def fetch_main(argv: list[str]) -> int:
-    """``PARTIAL FINAL INDEX_URL CAFILE NAME==VERSION...``: fetch and unpack
-    each pinned wheel into PARTIAL, and compile it as FINAL, where it will be.
-    Exit 0, or 1 with the reason on the last line."""
-    partial, final, url, cafile, *pins = argv
-    index = package_index.IndexSettings(url, cafile or None)
+    """``PARTIAL FINAL INDEX_URL CAFILE TRUSTED_HOSTS NAME==VERSION...``: fetch
+    and unpack each pinned wheel into PARTIAL, and compile it as FINAL, where
+    it will be. Exit 0, or 1 with the reason on the last line."""
+    partial, final, url, cafile, trusted, *pins = argv
+    index = package_index.IndexSettings(url, cafile or None, frozenset(trusted.split()))
     target = Path(partial)
     wheels = target / ".wheels"
     try:

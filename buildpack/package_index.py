@@ -57,6 +57,8 @@ class IndexUnavailable(Exception):
 class IndexSettings:
     url: str  # the simple index, without a trailing slash
     cafile: str | None = None
+    # pip's trusted-host: hosts (or host:port) it may reach over plain http.
+    trusted_hosts: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def index_settings(
             sections[section].update(values)
     # As pip does: every file's [global], then every file's [install] over it.
     values = {**sections["global"], **sections["install"]}
-    for key in ("index-url", "cert", "no-index"):
+    for key in ("index-url", "cert", "no-index", "trusted-host"):
         from_env = env.get("PIP_" + key.upper().replace("-", "_"))
         if from_env:
             values[key] = from_env
@@ -141,7 +143,26 @@ def index_settings(
         raise IndexUnavailable("pip's default index is not known yet")
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise IndexUnavailable(f"the index {url} is not an http(s) URL")
-    return IndexSettings(url.rstrip("/"), values.get("cert", "").strip() or None)
+    return IndexSettings(
+        url.rstrip("/"),
+        values.get("cert", "").strip() or None,
+        frozenset(values.get("trusted-host", "").split()),
+    )
+
+
+def is_secure(url: str, trusted_hosts: frozenset[str]) -> bool:
+    """Whether pip would fetch from ``url``: https, this machine, or a host
+    the user trusts; pip ignores an index anywhere else over plain http."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost" or host.startswith("127.") or host == "::1":
+        return True
+    port = f"{host}:{parts.port}" if parts.port else host
+    return host in trusted_hosts or port in trusted_hosts
 
 
 def _read_pip_config(path: Path) -> dict[str, dict[str, str]]:
@@ -271,8 +292,8 @@ def _in_parallel(action: Callable[[Pin], Path], pins: list[Pin]) -> list[Path]:
 
 
 def _open(index: IndexSettings, url: str):  # type: ignore[no-untyped-def]
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise IndexUnavailable(f"{url} is not an http(s) URL")
+    if not is_secure(url, index.trusted_hosts):
+        raise IndexUnavailable(f"{url} is neither https nor a trusted host")
     return download.fetch_stream(
         url,
         connect_timeout=_CONNECT_TIMEOUT,

@@ -10,7 +10,6 @@ packages' console scripts, imports them and serves a request
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import tempfile
@@ -20,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from buildpack.report import REPORT_PATH
 from tests.support.builds import (
     ROOT,
     BuildResult,
     build_and_run,
     build_env,
     copy_fixture,
+    read_report,
 )
 from tests.support.lockfiles import LockedApps
 
@@ -107,10 +106,6 @@ class Run:
                 break
             block.append(line)
         return block
-
-
-def read_report(cache_dir: Path) -> dict:
-    return json.loads((cache_dir / REPORT_PATH).read_text())
 
 
 def relocate_and_check(

@@ -6,7 +6,6 @@ whenever that cannot be done."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import subprocess
@@ -17,7 +16,13 @@ import pytest
 
 from buildpack.bootstrap import read_pins, requirements
 from buildpack.settings import Settings, buildpack_root
-from tests.support.builds import build_and_run, build_env, copy_fixture, require_namespaces
+from tests.support.builds import (
+    build_and_run,
+    build_env,
+    copy_fixture,
+    read_report,
+    require_namespaces,
+)
 from tests.support.fault_server import FaultServer
 
 pytestmark = pytest.mark.e2e
@@ -62,10 +67,6 @@ def _env(tmp_path: Path, mirror_url: str, index_url: str) -> dict[str, str]:
     return env
 
 
-def _report(cache: Path) -> dict[str, object]:
-    return json.loads((cache / "build-data" / "python.json").read_text())
-
-
 def test_the_index_in_pip_index_url_serves_pip_and_the_buildpacks_libraries(
     tmp_path, runtime_archive, mirror_url, index_root
 ):
@@ -84,7 +85,7 @@ def test_the_index_in_pip_index_url_serves_pip_and_the_buildpacks_libraries(
         assert hits.get(f"/simple/{project}/", 0) >= 1, (project, hits)
     pip_wheels = [path for path in hits if re.match(r"/files/pip-[\d.]+-py3-none-any\.whl", path)]
     assert len(pip_wheels) == 1 and hits[pip_wheels[0]] == 1, hits
-    report = _report(cache)
+    report = read_report(cache)
     assert report["package_manager_install_from_index"] is True
     assert report["buildpack_dependencies_source"] == "index"
 
@@ -105,7 +106,7 @@ def test_pip_installs_them_when_the_index_gives_no_hashes(
     assert "Could not fetch them from the index (" in result.stdout, result.log
     assert "Fetching pip from the index did not work (" in result.stdout, result.log
     assert "Traceback" not in result.log
-    report = _report(cache)
+    report = read_report(cache)
     assert "package_manager_install_from_index" not in report
     assert report["buildpack_dependencies_source"] == "pip"
     [deps] = (cache / ".heroku" / "buildpack-deps").iterdir()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from buildpack.settings import Settings, buildpack_root
@@ -12,6 +10,7 @@ from tests.support.builds import (
     build_and_run,
     build_env,
     copy_fixture,
+    read_report,
 )
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +79,7 @@ def test_cold_build_fetches_pip_and_its_own_libraries_from_the_index(
     assert "pip RECORD ok:" in result.stdout, result.log
     pip_version = Settings.load(buildpack_root() / "buildpack.toml").tools["pip"]
     assert f"pip {pip_version} from /app/.heroku/python/lib/" in result.stdout, result.log
-    report = json.loads((cache / "build-data" / "python.json").read_text())
+    report = read_report(cache)
     assert report["package_manager_install_from_index"] is True
     assert report["buildpack_dependencies_source"] == "index"
     [deps] = (cache / ".heroku" / "buildpack-deps").iterdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -41,6 +42,13 @@ def require_namespaces() -> None:
     )
     if probe.returncode != 0:
         pytest.skip(f"cannot create a mount namespace: {probe.stderr.decode().strip()}")
+
+
+def read_report(cache_dir: Path) -> dict:
+    """The build report bin/compile wrote into CACHE_DIR."""
+    from buildpack.report import REPORT_PATH
+
+    return json.loads((cache_dir / REPORT_PATH).read_text())
 
 
 def copy_fixture(name: str, dest: Path, *, python_version: str | None = None) -> Path:

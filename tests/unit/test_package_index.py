@@ -688,3 +688,38 @@ def test_fetch_pinned_fails_when_any_pin_fails(index: Index, dest: Path) -> None
             then=seen.append,
         )
     assert all(p.name.startswith("alpha-") for p in seen)
+
+
+# --- plain http only where pip would use it -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "trusted", "secure"),
+    [
+        ("https://pypi.example/simple/x/", "", True),
+        ("http://127.0.0.1:8080/simple/x/", "", True),
+        ("http://localhost/simple/x/", "", True),
+        ("http://[::1]:9/simple/x/", "", True),
+        ("http://mirror.internal/simple/x/", "", False),
+        ("http://mirror.internal/simple/x/", "mirror.internal", True),
+        ("http://mirror.internal:8080/simple/x/", "mirror.internal:8080", True),
+        ("http://mirror.internal:8080/simple/x/", "other.internal:8080", False),
+        ("ftp://mirror.internal/x.whl", "mirror.internal", False),
+    ],
+)
+def test_is_secure_follows_pips_secure_origins(url: str, trusted: str, secure: bool) -> None:
+    assert package_index.is_secure(url, frozenset(trusted.split())) is secure
+
+
+def test_trusted_hosts_come_from_pip_trusted_host(pip_env: PipEnv) -> None:
+    pip_env.env["PIP_TRUSTED_HOST"] = "a.internal b.internal:8080"
+    assert pip_env.settings().trusted_hosts == frozenset({"a.internal", "b.internal:8080"})
+
+
+def test_a_plain_http_index_elsewhere_is_not_used(dest: Path) -> None:
+    """Over plain http to another host, a page's sha256 proves nothing: pip
+    ignores such an index unless trusted, and so does the fast path."""
+    link = WheelLink("demo-1.0-py3-none-any.whl", "http://mirror.internal/demo.whl", SHA_A)
+    with pytest.raises(IndexUnavailable, match="neither https nor a trusted host"):
+        fetch_wheel(IndexSettings("http://mirror.internal/simple"), link, dest)
+    assert list(dest.iterdir()) == []
