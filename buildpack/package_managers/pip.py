@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from buildpack import bootstrap, cache, errors, package_index, pip_seed, proc, wheel_install
+from buildpack import cache, errors, pip_seed, proc, wheel_install
 from buildpack.context import BuildContext, Deferred
 from buildpack.package_managers import tools
-from buildpack.wheel_tags import Interpreter
 
 _ALREADY_SATISFIED = re.compile(r"^(Requirement already satisfied: .+?) in /\S+( \(.*\))?$")
 # The build cache may skip install_dependencies when its inputs are unchanged
@@ -18,15 +16,10 @@ _ALREADY_SATISFIED = re.compile(r"^(Requirement already satisfied: .+?) in /\S+(
 SKIP_INSTALL_WHEN_UNCHANGED = True
 
 
-def bundled_pip_wheel(ctx: BuildContext) -> str:
-    wheel = bootstrap.find_pip_wheel([ctx.python_home])
-    if wheel is None:
-        raise errors.bundled_pip_not_found(str(ctx.python_home))
-    return str(wheel)
-
-
 def install_tool(ctx: BuildContext) -> str:
-    """Install the pinned pip into the app's Python, from the bundled pip."""
+    """Install the pinned pip into the app's Python: kept from the cache,
+    copied from the verified seed, fetched from the index, or, when none of
+    those can be done, installed by the runtime's bundled pip."""
     tv = tools.requested_version(ctx, "pip")
     version = tv.version
     if installed_pip_version(ctx.build_python_home) == version:
@@ -47,8 +40,7 @@ def install_tool(ctx: BuildContext) -> str:
         return version
     proc.run(
         [
-            ctx.python,
-            f"{bundled_pip_wheel(ctx)}/pip",
+            *tools.bundled_pip(ctx, ctx.python),
             "install",
             "--disable-pip-version-check",
             *pip_cache_args(ctx),
@@ -75,30 +67,11 @@ def install_from_index(ctx: BuildContext, version: str, *, then: Callable[[], No
     Its bytecode compiles in the background, on the other CPU, while pip
     installs the app's dependencies; ``then`` runs once that is done.
     """
-    site = _only_site_packages(ctx.build_python_home)
-    if site is None or any(site.glob("pip")) or any(site.glob("pip-*.dist-info")):
+    with ctx.report.timed("pip_download"):
+        written = tools.install_pip(ctx, ctx.build_python_home, ctx.python, version)
+    if written is None:
         return False
-    minor = site.parent.name.removeprefix("python")
-    try:
-        index = tools.app_index(ctx)
-        with tempfile.TemporaryDirectory(prefix="pip-wheel-") as tmp:
-            with ctx.report.timed("pip_download"):
-                [fetched] = package_index.fetch_pinned(
-                    index,
-                    [package_index.Pin("pip", version)],
-                    Interpreter.runtime(minor),
-                    Path(tmp),
-                )
-            written = wheel_install.install_into_prefix(
-                fetched,
-                site_packages=site,
-                scripts_dir=ctx.build_python_home / "bin",
-                python=str(ctx.python),
-                python_minor=minor,
-            )
-    except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
-        ctx.out.info(f"Fetching pip from the index did not work ({exc}); using the bundled pip")
-        return False
+    site = next(p for p in written if p.name == "RECORD").parent.parent
     # As pip does after installing: bytecode for every module, compiled at
     # the /app path so that tracebacks and the relocation audit name /app.
     # One process: the other CPU is pip's, installing the dependencies.
@@ -121,11 +94,6 @@ def install_from_index(ctx: BuildContext, version: str, *, then: Callable[[], No
 
     ctx.deferred.append(Deferred(finish=finish, stop=compiling.stop))
     return True
-
-
-def _only_site_packages(python_home: Path) -> Path | None:
-    found = sorted(python_home.glob("lib/python3*/site-packages"))
-    return found[0] if len(found) == 1 else None
 
 
 def installed_pip_version(python_home: Path) -> str | None:
