@@ -10,8 +10,9 @@ check it against the sha256 the index gives, and unpack it.
 Which index: the one pip would use first (PIP_INDEX_URL, else ``index-url``
 from pip's config files, else pip's own default, read from pip's source so
 no address is spelled here). Anything this cannot settle for sure (no index,
-no sha256 on the page, no suitable file, a network error) raises
-``IndexUnavailable``, and the caller runs pip as before.
+plain http to a host pip would not trust, no sha256 on the page, no
+suitable file, a network error) raises ``IndexUnavailable``, and the caller
+runs pip as before.
 """
 
 from __future__ import annotations

@@ -87,7 +87,9 @@ def install_into_prefix(
         for path, _ in written:
             path.unlink(missing_ok=True)
         for top in {
-            p.relative_to(site_packages).parts[0] for p, _ in written if _under(p, site_packages)
+            p.relative_to(site_packages).parts[0]
+            for p, _ in written
+            if p.is_relative_to(site_packages)
         }:
             shutil.rmtree(site_packages / top, ignore_errors=True)
         raise
@@ -104,16 +106,18 @@ def _install_into_prefix(
 ) -> None:
     with _reading(wheel) as zf:
         dist_info = _dist_info_dir(zf)
-        for top in {name.split("/", 1)[0] for name in zf.namelist()}:
-            if os.path.lexists(site_packages / top):
-                raise WheelError(f"{site_packages / top} is there already")
-        for member, data in _verified_members(zf):
-            if member.scheme == "scripts":
-                raise WheelError(f"{wheel.name} ships scripts of its own")
-            dest = site_packages / member.path
-            written.append((dest, data))
-            _write(dest, data, _mode(member.info))
+        members = list(_verified_members(zf))
         entry_points = _console_scripts(zf, dist_info)
+    if any(member.scheme == "scripts" for member, _ in members):
+        raise WheelError(f"{wheel.name} ships scripts of its own")
+    # Where nothing is yet: on failure, what was written is removed whole.
+    for top in {member.path.parts[0] for member, _ in members}:
+        if os.path.lexists(site_packages / top):
+            raise WheelError(f"{site_packages / top} is there already")
+    for member, data in members:
+        dest = site_packages / member.path
+        written.append((dest, data))
+        _write(dest, data, _mode(member.info))
     project = dist_info.split("-", 1)[0]
     if project.lower() == "pip":
         # pip gives itself pipX.Y launchers for the Python it is installed into.
@@ -131,10 +135,6 @@ def _install_into_prefix(
         _write(meta / name, data, 0o644)
     write_record(meta / "RECORD", site_packages, written)
     written.append((meta / "RECORD", b""))
-
-
-def _under(path: Path, root: Path) -> bool:
-    return path.is_relative_to(root)
 
 
 def write_record(
