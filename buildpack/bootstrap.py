@@ -123,12 +123,9 @@ class Dependencies:
         """Fetch them in the background, if the index to use is known yet."""
         if self.started:
             return
-        pip_wheel = find_pip_wheel(pip_wheel_homes)
         try:
-            index = package_index.index_settings(
-                self._env,
-                default_url=package_index.pip_default_index([pip_wheel] if pip_wheel else []),
-                site_prefixes=[Path(sys.prefix)],
+            index = package_index.pip_index(
+                self._env, pip_wheel=find_pip_wheel(pip_wheel_homes), site_prefix=Path(sys.prefix)
             )
         except package_index.IndexUnavailable as exc:
             self._problem = str(exc)

@@ -25,7 +25,7 @@ import os
 import re
 import urllib.parse
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +151,19 @@ def index_settings(
     )
 
 
+def pip_index(
+    env: Mapping[str, str], *, pip_wheel: Path | None, site_prefix: Path
+) -> IndexSettings:
+    """The index ``pip install`` would use, run with ``env`` by the Python
+    installed at ``site_prefix``, whose bundled ``pip_wheel`` (if any) knows
+    pip's default."""
+    return index_settings(
+        env,
+        default_url=pip_default_index([pip_wheel] if pip_wheel else []),
+        site_prefixes=[site_prefix],
+    )
+
+
 def is_secure(url: str, trusted_hosts: frozenset[str]) -> bool:
     """Whether pip would fetch from ``url``: https, this machine, or a host
     the user trusts; pip ignores an index anywhere else over plain http."""
@@ -241,21 +254,11 @@ def fetch_wheel(index: IndexSettings, link: WheelLink, dest_dir: Path) -> Path:
     if dest.name != link.filename or link.filename.startswith("."):
         raise IndexUnavailable(f"the index names an unusable file: {link.filename!r}")
     digest = hashlib.sha256()
-    size = 0
     try:
-        with (
-            _open(index, link.url) as response,
-            open(dest, "wb") as f,
-        ):
-            while chunk := response.raw.read(_CHUNK):
-                size += len(chunk)
-                if size > _MAX_WHEEL_BYTES:
-                    raise IndexUnavailable(f"{link.url} is larger than any wheel we expect")
+        with open(dest, "wb") as f:
+            for chunk in _chunks(index, link.url, _MAX_WHEEL_BYTES, "any wheel we expect"):
                 digest.update(chunk)
                 f.write(chunk)
-    except download.DownloadError as exc:
-        dest.unlink(missing_ok=True)
-        raise IndexUnavailable(f"{exc.url}: {exc.problem}") from None
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
@@ -307,15 +310,18 @@ def _open(index: IndexSettings, url: str):  # type: ignore[no-untyped-def]
 
 
 def _read_all(index: IndexSettings, url: str, limit: int) -> bytes:
-    chunks = []
+    return b"".join(_chunks(index, url, limit, "an index page can be"))
+
+
+def _chunks(index: IndexSettings, url: str, limit: int, what: str) -> Iterator[bytes]:
+    """The body of ``url``, refused past ``limit`` bytes ("larger than ``what``")."""
     size = 0
     try:
         with _open(index, url) as response:
             while chunk := response.raw.read(_CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise IndexUnavailable(f"{url} is larger than an index page can be")
-                chunks.append(chunk)
+                    raise IndexUnavailable(f"{url} is larger than {what}")
+                yield chunk
     except download.DownloadError as exc:
         raise IndexUnavailable(f"{exc.url}: {exc.problem}") from None
-    return b"".join(chunks)

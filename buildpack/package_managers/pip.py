@@ -71,7 +71,8 @@ def install_from_index(ctx: BuildContext, version: str, *, then: Callable[[], No
         written = tools.install_pip(ctx, ctx.build_python_home, ctx.python, version)
     if written is None:
         return False
-    site = next(p for p in written if p.name == "RECORD").parent.parent
+    record = next(p for p in written if p.name == "RECORD")
+    site = record.parent.parent
     # As pip does after installing: bytecode for every module, compiled at
     # the /app path so that tracebacks and the relocation audit name /app.
     # One process: the other CPU is pip's, installing the dependencies.
@@ -88,7 +89,6 @@ def install_from_index(ctx: BuildContext, version: str, *, then: Callable[[], No
                     "pip", version, r.output
                 ),
             )
-        record = next(p for p in written if p.name == "RECORD")
         wheel_install.add_to_record(record, site, sorted((site / "pip").rglob("*.pyc")))
         then()
 

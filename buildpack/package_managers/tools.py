@@ -29,10 +29,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from buildpack import bootstrap, cache_tree, errors, package_index, proc, relocation, wheel_install
 from buildpack.context import BuildContext
 from buildpack.wheel_tags import Interpreter
+
+T = TypeVar("T")
 
 TOOLS_DIR = Path(".heroku/tools")
 CACHE_SUBDIR = "cache"
@@ -217,11 +220,10 @@ def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) ->
 
 def app_index(ctx: BuildContext) -> package_index.IndexSettings:
     """The index the app's pip would use (raises IndexUnavailable)."""
-    wheel = bootstrap.find_pip_wheel([ctx.build_python_home])
-    return package_index.index_settings(
+    return package_index.pip_index(
         ctx.build_env(),
-        default_url=package_index.pip_default_index([wheel] if wheel else []),
-        site_prefixes=[ctx.build_python_home],
+        pip_wheel=bootstrap.find_pip_wheel([ctx.build_python_home]),
+        site_prefix=ctx.build_python_home,
     )
 
 
@@ -230,21 +232,17 @@ def unpack_from_index(ctx: BuildContext, tv: ToolVersion, partial: Path) -> bool
     running pip (see buildpack.package_index); False, with ``partial``
     empty, when pip has to do it."""
     minor = runtime_tag(ctx).removeprefix("python")
-    try:
-        with tempfile.TemporaryDirectory(prefix=f"{tv.tool}-wheel-") as tmp:
-            [wheel] = package_index.fetch_pinned(
-                app_index(ctx),
-                [package_index.Pin(tv.tool, tv.version)],
-                Interpreter.runtime(minor),
-                Path(tmp),
-            )
-            wheel_install.unpack_into_target(wheel, partial)
-    except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
-        ctx.out.info(f"Fetching {tv.tool} from the index did not work ({exc}); using pip")
-        for child in partial.iterdir():
-            _remove(child)
-        return False
-    return True
+    if _from_index(
+        ctx,
+        package_index.Pin(tv.tool, tv.version),
+        minor,
+        lambda wheel: wheel_install.unpack_into_target(wheel, partial),
+        instead="pip",
+    ):
+        return True
+    for child in partial.iterdir():
+        _remove(child)
+    return False
 
 
 def install_pip(
@@ -259,23 +257,39 @@ def install_pip(
         return None
     site = found[0]
     minor = site.parent.name.removeprefix("python")
+    return _from_index(
+        ctx,
+        package_index.Pin("pip", version),
+        minor,
+        lambda wheel: wheel_install.install_into_prefix(
+            wheel,
+            site_packages=site,
+            scripts_dir=python_home / "bin",
+            python=str(python),
+            python_minor=minor,
+        ),
+        instead="the bundled pip",
+    )
+
+
+def _from_index(
+    ctx: BuildContext,
+    pin: package_index.Pin,
+    minor: str,
+    install: Callable[[Path], T],
+    *,
+    instead: str,
+) -> T | None:
+    """Fetch ``pin``'s wheel for the runtime ``minor`` and ``install`` it; None,
+    saying why and that ``instead`` will do it, when that cannot be done."""
     try:
-        with tempfile.TemporaryDirectory(prefix="pip-wheel-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=f"{pin.project}-wheel-") as tmp:
             [wheel] = package_index.fetch_pinned(
-                app_index(ctx),
-                [package_index.Pin("pip", version)],
-                Interpreter.runtime(minor),
-                Path(tmp),
+                app_index(ctx), [pin], Interpreter.runtime(minor), Path(tmp)
             )
-            return wheel_install.install_into_prefix(
-                wheel,
-                site_packages=site,
-                scripts_dir=python_home / "bin",
-                python=str(python),
-                python_minor=minor,
-            )
+            return install(wheel)
     except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
-        ctx.out.info(f"Fetching pip from the index did not work ({exc}); using the bundled pip")
+        ctx.out.info(f"Fetching {pin.project} from the index did not work ({exc}); using {instead}")
         return None
 
 
