@@ -222,8 +222,8 @@ def loopback_index(work: Path, requirements: list[str]) -> Path:
 def index_requirements(managers: list[str]) -> list[str]:
     """What the builds fetch through pip's index: pip, the buildpack's own
     dependencies, the package managers pip installs, the pip app's needs."""
-    from buildpack.bootstrap import read_pins, requirements
-    from buildpack.settings import Settings
+    from buildpack.core.settings import Settings
+    from buildpack.selfdeps.bootstrap import read_pins, requirements
 
     settings = Settings.load(ROOT / "buildpack.toml")
     reqs = [f"pip=={settings.tools['pip']}", *requirements(read_pins(ROOT / "buildpack.toml"))]

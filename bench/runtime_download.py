@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from buildpack import download  # noqa: E402
-from buildpack.output import Output  # noqa: E402
+from buildpack.core.output import Output  # noqa: E402
+from buildpack.runtime import download  # noqa: E402
 from buildpack.runtime_pack import pack_runtime  # noqa: E402
 from tests.support.fault_server import FaultServer  # noqa: E402
 

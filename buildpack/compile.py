@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import time
 
-from buildpack import (
-    checks,
-    collectstatic,
-    dyno_env,
-    envfiles,
-    hooks,
-    nltk,
-    package_managers,
-    relocation,
-    runtime,
-    stack,
-)
-from buildpack.app_files import check_package_manager_files
-from buildpack.cache import BuildCache, build_key
-from buildpack.context import BuildContext
-from buildpack.python_version import choose_python_version
+from buildpack import package_managers
+from buildpack.app import checks, stack
+from buildpack.app.app_files import check_package_manager_files
+from buildpack.app.python_version import choose_python_version
+from buildpack.cache.cache import BuildCache
+from buildpack.cache.cache_key import build_key
+from buildpack.core.context import BuildContext
+from buildpack.relocation import audit, boot_script, records, shebangs
+from buildpack.runtime import runtime
+from buildpack.slug_env import dyno_env, envfiles
+from buildpack.steps import collectstatic, hooks, nltk
 
 
 def compile_app(ctx: BuildContext) -> None:
@@ -93,7 +88,7 @@ def compile_app(ctx: BuildContext) -> None:
 
 def guarantee_app_paths(ctx: BuildContext) -> None:
     """Whatever the installer did, nothing in bin/ may name BUILD_DIR."""
-    fixed = relocation.fix_shebangs(
+    fixed = shebangs.fix_shebangs(
         ctx.build_python_home / "bin",
         build_python_home=ctx.build_python_home,
         app_python_home=ctx.python_home,
@@ -112,14 +107,14 @@ def repair_install_records(ctx: BuildContext) -> set[str]:
     if not runtime.is_linked(ctx):
         return set()
     for site_packages in sorted(ctx.build_python_home.glob("lib/python3*/site-packages")):
-        relocation.rewrite_build_paths(
+        records.rewrite_build_paths(
             site_packages,
             build_python_home=ctx.build_python_home,
             app_python_home=ctx.python_home,
         )
-    refs = relocation.find_app_path_references(ctx.build_python_home, ctx.build_dir)
-    relocation.discard_boot_rewritten_bytecode(ctx.build_dir, refs)
-    snippet = relocation.boot_rewrite_script(ctx.build_dir, refs)
+    refs = boot_script.find_app_path_references(ctx.build_python_home, ctx.build_dir)
+    boot_script.discard_boot_rewritten_bytecode(ctx.build_dir, refs)
+    snippet = boot_script.boot_rewrite_script(ctx.build_dir, refs)
     if snippet:
         ctx.profile_snippets.append(snippet)
     return set(refs)
@@ -128,7 +123,7 @@ def repair_install_records(ctx: BuildContext) -> set[str]:
 def audit_relocation(ctx: BuildContext, boot_rewritten: set[str]) -> None:
     if not runtime.is_linked(ctx):
         return
-    result = relocation.audit(
+    result = audit.audit(
         ctx.build_python_home, build_dir=ctx.build_dir, boot_rewritten=boot_rewritten
     )
     for line in result.summary_lines():

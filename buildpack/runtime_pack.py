@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from buildpack.output import Output
-from buildpack.proc import run
-from buildpack.settings import Settings, buildpack_root
+from buildpack.core.output import Output
+from buildpack.core.proc import run
+from buildpack.core.settings import Settings, buildpack_root
 
 # Where the buildpack runs every runtime from; scripts in bin/ get it in their
 # shebang instead of the prefix they were installed to on the packing host.

@@ -6,8 +6,8 @@ import importlib
 from pathlib import Path
 from typing import Protocol
 
-from buildpack import errors
-from buildpack.context import BuildContext
+from buildpack.core import errors
+from buildpack.core.context import BuildContext
 
 
 class Installer(Protocol):

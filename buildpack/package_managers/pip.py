@@ -6,9 +6,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from buildpack import cache, errors, pip_seed, proc, wheel_install
-from buildpack.context import BuildContext, Deferred
-from buildpack.package_managers import tools
+from buildpack.cache import cache
+from buildpack.core import errors, proc
+from buildpack.core.context import BuildContext, Deferred
+from buildpack.package_managers import pip_seed, tools
+from buildpack.selfdeps import wheel_install
 
 _ALREADY_SATISFIED = re.compile(r"^(Requirement already satisfied: .+?) in /\S+( \(.*\))?$")
 # The build cache may skip install_dependencies when its inputs are unchanged

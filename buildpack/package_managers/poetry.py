@@ -8,8 +8,8 @@ seen through /app/.heroku/python, so scripts get /app shebangs.
 
 from __future__ import annotations
 
-from buildpack import errors, proc
-from buildpack.context import BuildContext
+from buildpack.core import errors, proc
+from buildpack.core.context import BuildContext
 from buildpack.package_managers import tools
 
 LOCKFILE = "poetry.lock"

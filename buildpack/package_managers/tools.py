@@ -31,9 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from buildpack import bootstrap, cache_tree, errors, package_index, proc, relocation, wheel_install
-from buildpack.context import BuildContext
-from buildpack.wheel_tags import Interpreter
+from buildpack.cache import cache_tree
+from buildpack.core import errors, proc
+from buildpack.core.context import BuildContext
+from buildpack.relocation import shebangs
+from buildpack.selfdeps import bootstrap, package_index, wheel_install
+from buildpack.selfdeps.wheel_tags import Interpreter
 
 T = TypeVar("T")
 
@@ -203,9 +206,7 @@ def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) ->
             pip_install(ctx, tv, bundled_pip(ctx, venv / "bin" / "python"), [])
         # pip wrote the temporary directory into the tool's scripts; point
         # them where the venv will be after the rename.
-        relocation.fix_shebangs(
-            venv / "bin", build_python_home=venv, app_python_home=final / "venv"
-        )
+        shebangs.fix_shebangs(venv / "bin", build_python_home=venv, app_python_home=final / "venv")
         if not (venv / "bin" / executable).is_file():
             raise errors.install_package_manager_failed(
                 tv.tool, tv.version, f"Installing {tv.requirement} created no bin/{executable}."

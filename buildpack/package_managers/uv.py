@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from buildpack import errors, proc
-from buildpack.context import BuildContext
+from buildpack.core import errors, proc
+from buildpack.core.context import BuildContext
 from buildpack.package_managers import tools
 
 LOCKFILE = "uv.lock"

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import cache
-from buildpack.settings import Settings, buildpack_root
+from buildpack.cache import cache_key
+from buildpack.core.settings import Settings, buildpack_root
 from tests.support.builds import (
     BuildResult,
     RunningBuild,
@@ -75,7 +75,7 @@ def _assert_cache_complete(cache_dir: Path) -> dict:
     """The cache holds exactly one described tree and no leftovers."""
     heroku = cache_dir / ".heroku"
     meta = json.loads((heroku / "cache.json").read_text())
-    assert meta["format"] == cache.FORMAT
+    assert meta["format"] == cache_key.FORMAT
     assert (heroku / "python" / "bin" / "python").exists()
     leftovers = [p.name for p in heroku.iterdir() if p.name.startswith((".python", "cache.json."))]
     assert leftovers == []
@@ -134,12 +134,12 @@ def test_an_older_cache_format_is_discarded_not_misread(tmp_path, app, env):
     _build(app, cache_dir, env, command=["true"])
     meta_path = cache_dir / ".heroku" / "cache.json"
     meta = json.loads(meta_path.read_text())
-    meta["format"] = cache.FORMAT - 1
+    meta["format"] = cache_key.FORMAT - 1
     meta_path.write_text(json.dumps(meta))
 
     result = _build(app, cache_dir, env)
     assert "-----> Discarding cache since:" in result.stdout
-    assert f"older format (format {cache.FORMAT - 1}, now {cache.FORMAT})" in result.stdout
+    assert f"older format (format {cache_key.FORMAT - 1}, now {cache_key.FORMAT})" in result.stdout
     assert "-----> Installing pip" in result.stdout
     assert "RESPONSE: Hello" in result.stdout
     _assert_cache_complete(cache_dir)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from buildpack.bootstrap import read_pins, requirements
-from buildpack.settings import Settings, buildpack_root
+from buildpack.core.settings import Settings, buildpack_root
+from buildpack.selfdeps.bootstrap import read_pins, requirements
 from tests.support.builds import (
     build_and_run,
     build_env,

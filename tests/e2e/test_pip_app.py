@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from buildpack.settings import Settings, buildpack_root
+from buildpack.core.settings import Settings, buildpack_root
 from tests.support.builds import (
     assert_clean_failure,
     build_and_run,

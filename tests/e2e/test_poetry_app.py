@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from buildpack import wheel_install
+from buildpack.selfdeps import wheel_install
 from tests.e2e.staging import run_staged
 from tests.support.builds import (
     assert_clean_failure,

@@ -46,7 +46,7 @@ def require_namespaces() -> None:
 
 def read_report(cache_dir: Path) -> dict:
     """The build report bin/compile wrote into CACHE_DIR."""
-    from buildpack.report import REPORT_PATH
+    from buildpack.core.report import REPORT_PATH
 
     return json.loads((cache_dir / REPORT_PATH).read_text())
 

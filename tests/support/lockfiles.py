@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pip._internal.models.index import PyPI
 
-from buildpack.settings import Settings, buildpack_root
+from buildpack.core.settings import Settings, buildpack_root
 from tests.support.builds import build_env, copy_fixture
 
 # Poetry's default source asks the index for per-package JSON, which the

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildpack.report import REPORT_PATH
+from buildpack.core.report import REPORT_PATH
 from tests.support.builds import ROOT, BuildResult, build_and_run
 
 CHECK_SLUG = ROOT / "scripts" / "check-slug"

@@ -13,11 +13,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildpack.config_vars import ConfigVars
-from buildpack.context import BuildContext
-from buildpack.output import Output
-from buildpack.report import Report
-from buildpack.settings import Settings, buildpack_root
+from buildpack.core.config_vars import ConfigVars
+from buildpack.core.context import BuildContext
+from buildpack.core.output import Output
+from buildpack.core.report import Report
+from buildpack.core.settings import Settings, buildpack_root
 
 
 @dataclass

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import app_files, errors
+from buildpack.app import app_files
+from buildpack.core import errors
 
 
 @pytest.fixture

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import bootstrap, cache_tree, errors
-from buildpack.output import Output
-from buildpack.settings import buildpack_root
+from buildpack.cache import cache_tree
+from buildpack.core import errors
+from buildpack.core.output import Output
+from buildpack.core.settings import buildpack_root
+from buildpack.selfdeps import bootstrap
 from tests.support.fault_server import Fault, FaultServer
 from tests.unit.wheel_factory import Index
 

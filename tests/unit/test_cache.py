@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import cache, install_inputs, pip_seed, requirements_files
-from buildpack.cache import (
+from buildpack.cache import cache, cache_key, install_inputs
+from buildpack.cache.cache import (
     BuildCache,
     CacheKey,
     Metadata,
@@ -21,8 +21,8 @@ from buildpack.cache import (
     discard_reasons,
     parse_metadata,
 )
-from buildpack.cache_lock import CacheLock
-from buildpack.package_managers import pip
+from buildpack.cache.cache_lock import CacheLock
+from buildpack.package_managers import pip, pip_seed, requirements_files
 from tests.unit.ctx_factory import Captured, make_ctx
 
 KEY = CacheKey(
@@ -240,7 +240,7 @@ def _build(captured: Captured, *, app_refs: tuple[str, ...] = ()) -> BuildCache:
     """One build's cache use: open, restore, (install,) save."""
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
     if not ctx.build_python_home.exists():
         _fake_home(ctx.build_python_home)
     session.skip_install(ctx, pip)
@@ -273,13 +273,13 @@ def test_first_build_is_empty_then_reused_by_rename(tmp_path):
     assert os.stat(marker).st_ino == os.stat(built).st_ino
     assert (cached / "bin" / "python3").is_symlink()
     meta = json.loads((ctx.cache_dir / cache.METADATA).read_text())
-    assert meta["format"] == cache.FORMAT
+    assert meta["format"] == cache_key.FORMAT
     assert meta["key"]["dependency_files"].keys() == {"requirements.txt"}
 
     _new_build_dir(captured, "build2")
     session = BuildCache.open(ctx)
     assert session.previous_python_version == "3.13.5"
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
     assert session.status == cache.REUSED
     assert "-----> Restoring cache" in captured.stdout.getvalue()
     # Taken by rename: the cache holds neither tree nor metadata until save.
@@ -364,7 +364,7 @@ def test_another_buildpacks_cache_is_discarded_but_its_version_is_sticky(tmp_pat
     (ctx.cache_dir / ".heroku" / "python-version").write_text("python-3.12.8\n")
     session = BuildCache.open(ctx)
     assert session.previous_python_version == "3.12.8"
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.12.8"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.12.8"))
     assert session.status == cache.DISCARDED
     assert session.reasons == ["The cache was written by another Python buildpack"]
     session.lock.release()
@@ -376,7 +376,7 @@ def test_metadata_without_tree_is_dropped(tmp_path):
     (ctx.cache_dir / ".heroku").mkdir(parents=True)
     (ctx.cache_dir / cache.METADATA).write_text(_meta().to_json())
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
     assert session.status == cache.EMPTY
     assert not (ctx.cache_dir / cache.METADATA).exists()
     session.lock.release()
@@ -401,7 +401,7 @@ def test_restore_repoints_install_records_to_the_new_build_dir(tmp_path):
     ctx = captured.ctx
     old_build = os.fspath(ctx.build_dir)
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
     _fake_home(ctx.build_python_home)
     site = ctx.build_python_home / "lib/python3.13/site-packages"
     (site / "__editable__.app-0.1.pth").write_text(f"{old_build}/src\n")
@@ -412,7 +412,7 @@ def test_restore_repoints_install_records_to_the_new_build_dir(tmp_path):
 
     _new_build_dir(captured, "build2")
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
     assert session.status == cache.REUSED
     pth = ctx.build_python_home / "lib/python3.13/site-packages/__editable__.app-0.1.pth"
     assert pth.read_text() == f"{ctx.build_dir}/src\n"
@@ -431,7 +431,7 @@ def _skips_after(tmp_path: Path, change) -> bool:
     ctx = captured.ctx
     change(ctx)
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
     try:
         return session.skip_install(ctx, pip)
     finally:
@@ -452,7 +452,7 @@ def test_upgrade_setting_always_runs_the_installer(tmp_path):
     _new_build_dir(captured, "build2")
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
     assert session.status == cache.REUSED
     assert not session.skip_install(ctx, pip)
     session.lock.release()
@@ -467,7 +467,7 @@ def test_an_installer_may_opt_out_of_skipping(tmp_path):
     _new_build_dir(captured, "build2")
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
     assert not session.skip_install(ctx, NeverSkip())
     session.lock.release()
 
@@ -479,7 +479,7 @@ def test_editable_requirement_never_skips(tmp_path):
     _new_build_dir(captured, "build2")
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
     assert session.status == cache.REUSED
     assert not session.skip_install(ctx, pip)
     session.lock.release()
@@ -522,7 +522,7 @@ def test_cache_on_another_filesystem_is_copied_both_ways(tmp_path):
         assert ctx.report.fields["cache_files_linked"] == 0
         _new_build_dir(captured, "build2")
         session = BuildCache.open(ctx)
-        session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+        session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
         assert session.status == cache.REUSED
         # Copied, so the cache is still whole (and still described) meanwhile.
         assert (ctx.cache_dir / cache.TREE / "bin" / "python").is_file()
@@ -540,7 +540,7 @@ def test_a_busy_cache_is_waited_for_then_bypassed(tmp_path):
         session = BuildCache.open(ctx)
         assert session.status == cache.BYPASSED
         assert session.previous_python_version is None
-        session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+        session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
         _fake_home(ctx.build_python_home)
         session.save(ctx, app_refs=set())
     finally:
@@ -644,7 +644,7 @@ def test_an_unusable_cache_dir_is_bypassed_not_fatal(tmp_path):
     ctx.cache_dir.mkdir()
     (ctx.cache_dir / ".heroku").write_text("not a directory")
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
     _fake_home(ctx.build_python_home)
     session.save(ctx, app_refs=set())
     assert session.status == cache.BYPASSED
@@ -667,7 +667,7 @@ def test_a_restore_that_fails_midway_builds_without_the_cache(tmp_path, monkeypa
     monkeypatch.setattr(cache.cache_tree, "same_filesystem", lambda a, b: False)
     monkeypatch.setattr(cache.cache_tree, "move_tree", no_space)
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
     assert session.status == cache.BYPASSED
     assert not ctx.build_python_home.exists()  # no half-restored runtime left
     assert "No space left on device" in captured.stderr.getvalue()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from buildpack import checks, errors
+from buildpack.app import checks
+from buildpack.core import errors
 from tests.unit.ctx_factory import make_ctx
 
 

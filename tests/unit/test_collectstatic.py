@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import collectstatic, errors
+from buildpack.core import errors
+from buildpack.steps import collectstatic
 from tests.unit.ctx_factory import fake_site_packages, link_python_home, make_ctx
 
 DJANGO_APP = Path(__file__).resolve().parents[1] / "fixtures" / "django_app"

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from buildpack import config_vars, errors, mini_toml, proc, stack
-from buildpack.output import Output
-from buildpack.settings import Settings, buildpack_root
+from buildpack.app import stack
+from buildpack.core import config_vars, errors, mini_toml, proc
+from buildpack.core.output import Output
+from buildpack.core.settings import Settings, buildpack_root
 
 ROOT = buildpack_root()
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from buildpack.detect import looks_like_python_app, main, no_python_app_message
-from buildpack.settings import buildpack_root
+from buildpack.cli.detect import looks_like_python_app, main, no_python_app_message
+from buildpack.core.settings import buildpack_root
 
 BIN_DETECT = buildpack_root() / "bin" / "detect"
 
@@ -174,7 +174,7 @@ def test_importing_detect_loads_nothing_heavy():
     # the interpreter has already loaded at startup.
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); before = set(sys.modules)\n"
-        "import buildpack.detect\n"
+        "import buildpack.cli.detect\n"
         "print(' '.join(sorted(set(sys.modules) - before)))"
     )
     result = subprocess.run(
@@ -183,4 +183,9 @@ def test_importing_detect_loads_nothing_heavy():
         text=True,
         check=True,
     )
-    assert set(result.stdout.split()) <= {"__future__", "buildpack", "buildpack.detect"}
+    assert set(result.stdout.split()) <= {
+        "__future__",
+        "buildpack",
+        "buildpack.cli",
+        "buildpack.cli.detect",
+    }

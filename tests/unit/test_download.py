@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import download, errors
-from buildpack.output import Output
+from buildpack.core import errors
+from buildpack.core.output import Output
+from buildpack.runtime import download
 from tests.support.archives import small_runtime_tar, write_with_sha256, zstd
 from tests.support.fault_server import Fault, FaultServer
 

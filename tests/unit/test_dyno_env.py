@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import dyno_env
+from buildpack.slug_env import dyno_env
 
 MB = 1024 * 1024
 SHOW = (

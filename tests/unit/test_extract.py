@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import errors
-from buildpack.extract import extract_tar_stream, open_zstd_reader
+from buildpack.core import errors
+from buildpack.runtime.extract import extract_tar_stream
+from buildpack.runtime.zstd_stream import open_zstd_reader
 from tests.support.archives import (
     MTIME,
     add_dir,

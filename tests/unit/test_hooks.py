@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from buildpack import errors, hooks
+from buildpack.core import errors
+from buildpack.steps import hooks
 from tests.unit.ctx_factory import make_ctx
 
 

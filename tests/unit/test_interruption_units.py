@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import download_settings, errors, proc
-from buildpack.build_tmpdir import private_tmpdir
-from buildpack.output import Output
-from buildpack.settings import buildpack_root
+from buildpack.core import errors, proc
+from buildpack.core.build_tmpdir import private_tmpdir
+from buildpack.core.output import Output
+from buildpack.core.settings import buildpack_root
+from buildpack.runtime import download_settings
 from tests.unit.ctx_factory import make_ctx
 
 ROOT = buildpack_root()
@@ -82,7 +83,7 @@ def test_sigterm_becomes_the_interrupted_error(tmp_path: Path) -> None:
         f"""
         import os, signal, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from buildpack import main
+        from buildpack.cli import main
 
         def build(*args):
             os.kill(os.getpid(), signal.SIGTERM)
@@ -103,7 +104,7 @@ def test_sigterm_becomes_the_interrupted_error(tmp_path: Path) -> None:
 
 
 def test_a_second_sigterm_does_not_interrupt_the_cleanup() -> None:
-    from buildpack import main
+    from buildpack.cli import main
 
     previous = signal.getsignal(signal.SIGTERM)
     try:

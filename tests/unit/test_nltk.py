@@ -18,7 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from buildpack import errors, nltk
+from buildpack.core import errors
+from buildpack.steps import nltk
 from tests.unit.ctx_factory import fake_site_packages, link_python_home, make_ctx
 
 INDEX_HOST = "nltk-index.test"  # .test never resolves: only the proxy answers

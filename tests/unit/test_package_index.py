@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import package_index
-from buildpack.package_index import (
+from buildpack.selfdeps import package_index
+from buildpack.selfdeps.package_index import (
     IndexSettings,
     IndexUnavailable,
     Pin,
@@ -30,7 +30,7 @@ from buildpack.package_index import (
     pip_config_files,
     pip_default_index,
 )
-from buildpack.wheel_tags import Interpreter
+from buildpack.selfdeps.wheel_tags import Interpreter
 from tests.support.fault_server import Fault, FaultServer
 from tests.unit.wheel_factory import Index, build_wheel
 
@@ -119,7 +119,7 @@ def test_pip_default_index_reads_a_pip_wheel_when_there_is_no_pip(tmp_path: Path
         "import importlib.util, sys; from pathlib import Path\n"
         "sys.path.insert(0, sys.argv[1])\n"
         "assert importlib.util.find_spec('pip') is None, 'pip is importable'\n"
-        "from buildpack.package_index import pip_default_index\n"
+        "from buildpack.selfdeps.package_index import pip_default_index\n"
         "print(pip_default_index([Path(p) for p in sys.argv[2:]]))\n"
     )
 

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import cache_tree, envfiles, errors
+from buildpack.cache import cache_tree
+from buildpack.core import errors
 from buildpack.package_managers import pipenv, poetry, select, tools, uv
+from buildpack.slug_env import envfiles
 from tests.unit.ctx_factory import link_python_home, make_ctx
 
 # --- select() -------------------------------------------------------------------

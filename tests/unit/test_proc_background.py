@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from buildpack import proc
-from buildpack.errors import BuildError
-from buildpack.output import INDENT, Output
+from buildpack.core import proc
+from buildpack.core.errors import BuildError
+from buildpack.core.output import INDENT, Output
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 

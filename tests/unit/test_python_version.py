@@ -14,13 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from buildpack.errors import BuildError
-from buildpack.python_version import (
-    MAX_VERSION_FILE_BYTES,
-    VersionChoice,
-    choose_python_version,
-)
-from buildpack.settings import Settings, buildpack_root
+from buildpack.app.python_version import VersionChoice, choose_python_version
+from buildpack.app.version_files import MAX_VERSION_FILE_BYTES
+from buildpack.core.errors import BuildError
+from buildpack.core.settings import Settings, buildpack_root
 
 LATEST = {
     "3.10": "3.10.21",

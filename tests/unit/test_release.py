@@ -8,8 +8,9 @@ import sys
 import pytest
 import yaml
 
-from buildpack import release, yaml_out
-from buildpack.settings import buildpack_root
+from buildpack.cli import release
+from buildpack.core import yaml_out
+from buildpack.core.settings import buildpack_root
 from tests.unit.ctx_factory import fake_site_packages
 
 BIN_RELEASE = buildpack_root() / "bin" / "release"

@@ -17,14 +17,10 @@ from urllib.parse import quote
 
 import pytest
 
-from buildpack import relocation
-from buildpack.relocation import (
-    audit,
-    boot_rewrite_script,
-    find_app_path_references,
-    fix_shebangs,
-    rewrite_build_paths,
-)
+from buildpack.relocation.audit import Finding, audit
+from buildpack.relocation.boot_script import boot_rewrite_script, find_app_path_references
+from buildpack.relocation.records import rewrite_build_paths
+from buildpack.relocation.shebangs import fix_shebangs
 
 PY = ".heroku/python"
 SP = f"{PY}/lib/python3.11/site-packages"
@@ -460,7 +456,7 @@ def test_audit_reports_a_planted_stray_path(tmp_path: Path) -> None:
     result = audit(home, build_dir=build, boot_rewritten=set())
 
     stray = f"{SP}/gunicorn/config.txt"
-    assert result.findings == [relocation.Finding(stray, "other text")]
+    assert result.findings == [Finding(stray, "other text")]
     lines = result.summary_lines()
     assert lines[0] == (
         f"Relocation check: 1 file under .heroku/python refers to the build directory ({build}):"
@@ -540,7 +536,7 @@ def test_audit_finds_a_path_split_across_read_chunks(tmp_path: Path) -> None:
     blob = b"\0" * (chunk - 5) + needle + b"\0" * chunk
     write(home / "lib/libbig.so", blob)
     result = audit(home, build_dir=build, boot_rewritten=set())
-    assert result.findings == [relocation.Finding(f"{PY}/lib/libbig.so", "binary")]
+    assert result.findings == [Finding(f"{PY}/lib/libbig.so", "binary")]
 
 
 def test_audit_matches_whole_paths_and_both_spellings(tmp_path: Path) -> None:

@@ -12,14 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from buildpack import path_rewrite
-from buildpack.relocation import (
-    Finding,
-    audit,
+from buildpack.relocation import path_rewrite
+from buildpack.relocation.audit import Finding, audit
+from buildpack.relocation.boot_script import (
     discard_boot_rewritten_bytecode,
     find_app_path_references,
-    rewrite_build_paths,
 )
+from buildpack.relocation.records import rewrite_build_paths
 
 PY = ".heroku/python"
 SP = f"{PY}/lib/python3.11/site-packages"

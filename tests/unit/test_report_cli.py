@@ -7,8 +7,9 @@ import sys
 
 import yaml
 
-from buildpack import report, report_cli, yaml_out
-from buildpack.settings import buildpack_root
+from buildpack.cli import report_cli
+from buildpack.core import report, yaml_out
+from buildpack.core.settings import buildpack_root
 
 BIN_REPORT = buildpack_root() / "bin" / "report"
 

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from buildpack import download, runtime_pack
-from buildpack.extract import extract_tar_stream, open_zstd_reader
-from buildpack.output import Output
+from buildpack import runtime_pack
+from buildpack.core.output import Output
+from buildpack.runtime import download
+from buildpack.runtime.extract import extract_tar_stream
+from buildpack.runtime.zstd_stream import open_zstd_reader
 from buildpack.runtime_pack import PackError, pack_runtime
 from tests.support.runtime_mirror import RuntimeArchive
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from buildpack.wheel_install import (
+from buildpack.selfdeps.wheel_install import (
     INSTALLER_NAME,
     WheelError,
     add_to_record,

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from buildpack.wheel_tags import Interpreter, glibc_version, parse_wheel_name, rank
+from buildpack.selfdeps.wheel_tags import Interpreter, glibc_version, parse_wheel_name, rank
 
 CP311 = Interpreter(3, 11, "", "x86_64", (2, 36))
 CP312 = Interpreter(3, 12, "", "x86_64", (2, 36))

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
-from buildpack.package_index import IndexSettings
+from buildpack.selfdeps.package_index import IndexSettings
 
 
 def sha256_record(data: bytes) -> str:

@@ -1,0 +1,1 @@
+"""Reading and checking the app: stack, files, the Python version it asks for."""

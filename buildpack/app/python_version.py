@@ -1,0 +1,185 @@
+"""Which Python to install: the version the app asks for, resolved with buildpack.toml.
+
+Sources, the first one found wins:
+
+1. runtime.txt (deprecated, with a warning);
+2. a misspelled .python-version (an error: its version would be ignored);
+3. .python-version;
+4. Pipfile.lock, for Pipenv apps only;
+5. the minor version of the previous build ("sticky"), at its latest patch;
+6. the default minor from buildpack.toml.
+
+uv apps must use .python-version, like uv itself. Each kind of mistake has its own
+error, because "invalid version" alone does not tell a user what to change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildpack.app.version_files import (
+    ORIGIN_CACHED,
+    ORIGIN_DEFAULT,
+    VERSION,
+    RootFiles,
+    requested_version,
+)
+from buildpack.core import errors
+from buildpack.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class VersionChoice:
+    version: str  # resolved X.Y.Z
+    requested: str  # as written, e.g. "3.13" or "3.13.1"
+    origin: str  # ".python-version" | "runtime.txt" | "Pipfile.lock" | "cached" | "default"
+    pinned: bool  # an exact X.Y.Z was given
+    outdated: bool  # an exact pin older than the latest patch this buildpack knows
+    files: tuple[str, ...]  # python-version-like file names found at the root
+    warnings: tuple[tuple[str, str], ...]  # (title, body) for Output.warning
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    def describe(self) -> str:
+        """The build step line."""
+        if self.origin == ORIGIN_DEFAULT:
+            return f"Using Python {self.version} (the default, since no version was specified)"
+        if self.origin == ORIGIN_CACHED:
+            return f"Using Python {self.version} (the same minor as the previous build)"
+        if self.pinned:
+            return f"Using Python {self.version} specified in {self.origin}"
+        return f"Using Python {self.version} ({self.requested} specified in {self.origin})"
+
+    def report_fields(self) -> dict[str, object]:
+        return {
+            "python_version": self.version,
+            "python_version_major": self.minor,
+            "python_version_requested": self.requested,
+            "python_version_origin": self.origin,
+            "python_version_pinned": self.pinned,
+            "python_version_outdated": self.outdated,
+            "python_version_files": list(self.files),
+        }
+
+
+def choose_python_version(
+    app_dir: Path,
+    settings: Settings,
+    *,
+    package_manager: str,
+    cached_version: str | None,
+) -> VersionChoice:
+    """The Python version to install, or a BuildError explaining what to fix.
+
+    ``cached_version`` is the full version of the previous build, if any.
+    """
+    root = RootFiles.scan(app_dir)
+    warnings: list[tuple[str, str]] = []
+    requested, origin = requested_version(
+        app_dir, root, settings, package_manager, cached_version, warnings
+    )
+    return _resolve(requested, origin, root, settings, warnings, previous=cached_version or "")
+
+
+# --- resolution -----------------------------------------------------------------
+
+
+def _resolve(
+    requested: str,
+    origin: str,
+    root: RootFiles,
+    settings: Settings,
+    warnings: list[tuple[str, str]],
+    *,
+    previous: str,
+) -> VersionChoice:
+    match = VERSION.fullmatch(requested)
+    if match is None:  # every source validated it already
+        raise errors.internal_error(f"unvalidated Python version {requested!r} from {origin}")
+    major, minor, patch = int(match[1]), int(match[2]), match[3]
+    minor_name = f"{major}.{minor}"
+    supported = [_minor_tuple(m) for m in settings.supported_minors]
+    example = settings.default_minor
+    if (major, minor) < min(supported):
+        raise errors.python_version_eol(
+            minor_name, origin, settings.supported_minors, example, previous=previous
+        )
+    if minor_name not in settings.supported_minors:
+        raise errors.python_version_unknown(
+            minor_name, origin, settings.supported_minors, example, previous=previous
+        )
+    latest = settings.latest_patch.get(minor_name)
+    if latest is None:
+        raise errors.internal_error(f"buildpack.toml has no latest_patch for {minor_name}")
+    pinned = patch is not None
+    version = requested if pinned else latest
+    outdated = pinned and int(patch) < int(latest.rsplit(".", 1)[1])
+
+    if origin in (ORIGIN_CACHED, ORIGIN_DEFAULT):
+        warnings.append(_no_version_specified(version, origin, previous))
+    if minor_name in settings.deprecated_minors:
+        warnings.append(_deprecated_minor(minor_name, settings))
+    if outdated:
+        warnings.append(_patch_update_available(requested, latest, origin))
+    return VersionChoice(
+        version=version,
+        requested=requested,
+        origin=origin,
+        pinned=pinned,
+        outdated=outdated,
+        files=root.version_files,
+        warnings=tuple(warnings),
+    )
+
+
+def _minor_tuple(minor: str) -> tuple[int, int]:
+    major_part, minor_part = minor.split(".")
+    return int(major_part), int(minor_part)
+
+
+# --- warnings -------------------------------------------------------------------
+
+
+def _no_version_specified(version: str, origin: str, previous: str) -> tuple[str, str]:
+    minor = ".".join(version.split(".")[:2])
+    if origin == ORIGIN_CACHED:
+        why = (
+            f"so the buildpack kept the minor version of the previous build "
+            f"(Python {previous}) at its latest patch, Python {version}."
+        )
+    else:
+        why = (
+            f"so the buildpack used its current default, Python {version}. The default "
+            "changes with new buildpack releases, which could break the app unexpectedly."
+        )
+    return (
+        "No Python version was specified",
+        f"The app does not say which Python version it needs, {why}\n\n"
+        "State the version in a .python-version file at the root of the app, so "
+        "every build and your own machine use the same one:\n"
+        f"  echo '{minor}' > .python-version\n\n"
+        "A future release of the buildpack may make this an error.",
+    )
+
+
+def _deprecated_minor(minor: str, settings: Settings) -> tuple[str, str]:
+    newest = settings.supported_minors[-1]
+    return (
+        f"Python {minor} is deprecated",
+        f"Python {minor} is close to its upstream end of life, after which it gets no "
+        "security fixes, and a future release of this buildpack will stop supporting "
+        f"it. Upgrade the app to a newer Python, such as {newest}.",
+    )
+
+
+def _patch_update_available(requested: str, latest: str, origin: str) -> tuple[str, str]:
+    minor = ".".join(requested.split(".")[:2])
+    return (
+        "A Python patch update is available",
+        f"The app pins Python {requested} in {origin}, but Python {latest} is out, "
+        "with bug and security fixes. To get each patch release automatically, "
+        f"give only the minor version ('{minor}'), or update the pin to {latest}.",
+    )

@@ -1,0 +1,49 @@
+"""Which stack and CPU architecture the runtime archive is built for."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+from buildpack.core import errors
+from buildpack.core.context import BuildContext
+
+_ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def stack_from_os_release(os_release: Path = Path("/etc/os-release")) -> str | None:
+    """heroku-NN for Ubuntu NN.04, else None: only Ubuntu matches Heroku's images."""
+    try:
+        text = os_release.read_text(errors="replace")
+    except OSError:
+        return None
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            fields[key.strip()] = value.strip().strip("\"'")
+    if fields.get("ID") != "ubuntu":
+        return None
+    major, _, minor = fields.get("VERSION_ID", "").partition(".")
+    if minor != "04" or not major.isdigit():
+        return None
+    return f"heroku-{major}"
+
+
+def resolve_stack(ctx: BuildContext, os_release: Path = Path("/etc/os-release")) -> tuple[str, str]:
+    """Return (stack, ubuntu major) or raise a clear error."""
+    known = sorted(ctx.settings.stacks)
+    stack = ctx.setting("STACK") or stack_from_os_release(os_release)
+    if stack is None:
+        raise errors.stack_missing(known)
+    if stack not in ctx.settings.stacks:
+        raise errors.stack_unknown(stack, known)
+    return stack, ctx.settings.stacks[stack]
+
+
+def resolve_arch(machine: str | None = None) -> str:
+    machine = machine or platform.machine()
+    try:
+        return _ARCHES[machine.lower()]
+    except KeyError:
+        raise errors.arch_unsupported(machine) from None

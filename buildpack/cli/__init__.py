@@ -1,0 +1,1 @@
+"""Entry points behind bin/*: argument handling and exit codes."""

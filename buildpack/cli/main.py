@@ -1,0 +1,129 @@
+"""Entry points behind bin/compile and bin/test-compile."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+from buildpack.core import errors
+from buildpack.core.build_tmpdir import private_tmpdir
+from buildpack.core.config_vars import read_env_dir
+from buildpack.core.output import Output
+from buildpack.core.report import Report
+from buildpack.core.settings import buildpack_root
+from buildpack.selfdeps import bootstrap
+
+USAGE = "usage: bin/compile BUILD_DIR CACHE_DIR [ENV_DIR]"
+# How long a failed build waits for the background fetch of the buildpack's
+# own dependencies to end, to keep them for the next build.
+KEEP_FETCHED_SECONDS = 10.0
+
+
+def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
+    out = Output()
+    if len(argv) < 2:
+        print(USAGE, file=sys.stderr)
+        return 2
+    stop_on_sigterm()
+    build_dir = Path(os.path.abspath(argv[0]))
+    cache_dir = Path(os.path.abspath(argv[1]))
+    env_dir = Path(os.path.abspath(argv[2])) if len(argv) > 2 and argv[2] else None
+    report = Report()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with private_tmpdir():
+            _build(build_dir, cache_dir, env_dir, out, report, install_dev)
+    except errors.BuildError as exc:
+        _fail(out, report, exc)
+    except KeyboardInterrupt:
+        _fail(out, report, errors.interrupted())
+    except Exception as exc:  # a bug: say so, and keep the traceback for the report
+        _fail(out, report, errors.internal_error(f"{type(exc).__name__}: {exc}"))
+        traceback.print_exc(file=sys.stderr)
+    else:
+        report.save(cache_dir)
+        return 0
+    # A failed build's report matters most; a broken cache dir must not hide the error.
+    with contextlib.suppress(OSError):
+        report.save(cache_dir)
+    return 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered the way Ctrl-C is.
+
+    A KeyboardInterrupt subclass, so that every ``except BaseException:
+    clean up; raise`` on the way out (partial extractions, child processes,
+    half-installed dependencies) runs, and the build ends with the usual
+    "interrupted" message and exit status 1 instead of dying mid-write.
+    """
+
+
+def stop_on_sigterm() -> None:
+    def handler(signum: int, frame: object) -> None:
+        # Once is enough: a second SIGTERM must not interrupt the cleanup.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _fail(out: Output, report: Report, exc: errors.BuildError) -> None:
+    out.error(exc)
+    report.set("failure_reason", exc.reason)
+    report.set("failure_detail", exc.detail)
+
+
+def _build(
+    build_dir: Path,
+    cache_dir: Path,
+    env_dir: Path | None,
+    out: Output,
+    report: Report,
+    install_dev: bool,
+) -> None:
+    root = buildpack_root()
+    config = read_env_dir(env_dir)
+    for name, why in config.skipped:
+        out.info(f"Not exporting config var {name!r}: {why}")
+    # Imported before anything starts in the background, so that nothing
+    # stays behind if this fails. None of them needs the buildpack's own
+    # dependencies: on a cold cache those come while the build goes on.
+    from buildpack.compile import compile_app
+    from buildpack.core.context import BuildContext
+    from buildpack.core.settings import Settings
+
+    deps = bootstrap.prepare(
+        buildpack_dir=root, cache_dir=cache_dir, config=config, environ=os.environ, out=out
+    )
+    ctx = BuildContext(
+        build_dir=build_dir,
+        cache_dir=cache_dir,
+        env_dir=env_dir,
+        buildpack_dir=root,
+        settings=Settings.load(root / "buildpack.toml"),
+        out=out,
+        report=report,
+        config=config,
+        environ=dict(os.environ),
+        install_dev=install_dev,
+        deps=deps,
+    )
+    try:
+        deps.start(pip_wheel_homes=[])
+        compile_app(ctx)
+    except errors.BuildError:
+        # The app's or the network's problem, not the fetch's: keep what it
+        # got, so the next build need not fetch it again.
+        ctx.stop_deferred()
+        with contextlib.suppress(errors.BuildError, OSError):
+            deps.keep_fetched(within=KEEP_FETCHED_SECONDS)
+        raise
+    finally:
+        # Whatever still runs in the background must not outlive the build.
+        ctx.stop_deferred()
+        deps.abandon()

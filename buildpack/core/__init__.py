@@ -1,0 +1,1 @@
+"""What every build step shares: the context, settings, output, report, errors, processes."""

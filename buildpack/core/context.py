@@ -1,0 +1,131 @@
+"""The small object every build step receives instead of reading globals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from buildpack.core.config_vars import ConfigVars, lookup
+from buildpack.core.output import Output
+from buildpack.core.report import Report
+from buildpack.core.settings import Settings
+
+if TYPE_CHECKING:
+    from buildpack.selfdeps.bootstrap import Dependencies
+
+APP_DIR = Path("/app")
+PYTHON_SUBDIR = Path(".heroku/python")
+
+# Variables from the build's own environment that must not leak into the app's
+# Python while we build it: they would make it use another stdlib or packages.
+_SCRUBBED = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONUSERBASE", "VIRTUAL_ENV")
+
+
+@dataclass(frozen=True)
+class Deferred:
+    finish: Callable[[], None]
+    stop: Callable[[], None]
+
+
+@dataclass
+class BuildContext:
+    build_dir: Path
+    cache_dir: Path
+    env_dir: Path | None
+    buildpack_dir: Path
+    settings: Settings
+    out: Output
+    report: Report
+    config: ConfigVars
+    environ: Mapping[str, str]
+    app_dir: Path = APP_DIR
+    # True for bin/test-compile (Heroku CI): install dev/test dependencies.
+    install_dev: bool = False
+    stack: str = ""
+    # The buildpack's own libraries, perhaps still being fetched (see
+    # bootstrap); None where a step needs no more than the standard library.
+    deps: Dependencies | None = None
+    # Work left running in the background (see proc.start): ``finish_deferred``
+    # waits for it, in order; a failed build stops it instead.
+    deferred: list[Deferred] = field(default_factory=list)
+    arch: str = ""
+    # Variables build steps add for later steps and later buildpacks
+    # (UV_*, POETRY_*, NLTK_DATA...): the build env and `export` get them.
+    extra_env: dict[str, str] = field(default_factory=dict)
+    # Directories of programs installed outside the slug (a package manager in
+    # the build cache) for later steps and buildpacks: on PATH after the
+    # runtime's bin, in the build env and in `export`; never in .profile.d.
+    extra_path: list[str] = field(default_factory=list)
+    # Variables for the dyno, written to .profile.d; "$HOME" is expanded there.
+    profile_env: dict[str, str] = field(default_factory=dict)
+    # Extra sh snippets for .profile.d/python.sh (boot-time path rewrites...).
+    profile_snippets: list[str] = field(default_factory=list)
+
+    @property
+    def python_home(self) -> Path:
+        """Where every Python runs from: the /app path, never BUILD_DIR."""
+        return self.app_dir / PYTHON_SUBDIR
+
+    @property
+    def build_python_home(self) -> Path:
+        """Where the runtime's files really are during the build."""
+        return self.build_dir / PYTHON_SUBDIR
+
+    @property
+    def python(self) -> Path:
+        return self.python_home / "bin" / "python"
+
+    @property
+    def deps_ready(self) -> bool:
+        """True once the buildpack's own libraries are importable."""
+        return self.deps is None or self.deps.ready
+
+    def finish_deferred(self) -> None:
+        while self.deferred:
+            self.deferred.pop(0).finish()
+
+    def stop_deferred(self) -> None:
+        while self.deferred:
+            self.deferred.pop(0).stop()
+
+    def setting(self, name: str) -> str | None:
+        return lookup(name, self.config, self.environ)
+
+    def tool_version(self, tool: str) -> str:
+        return self.setting(f"BUILDPACK_{tool.upper()}_VERSION") or self.settings.tools[tool]
+
+    def build_env(self, *, with_config_vars: bool = True) -> dict[str, str]:
+        """Environment for installers, hooks and other build steps."""
+        env = {k: v for k, v in self.environ.items() if k not in _SCRUBBED}
+        if with_config_vars:
+            env.update(self.config.exportable())
+        home = str(self.python_home)
+        path = env.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        for entry in reversed(self.extra_path):
+            path = _prepend(entry, path)
+        env["PATH"] = _prepend(f"{home}/bin", path)
+        for var, sub in (
+            ("LD_LIBRARY_PATH", "lib"),
+            ("LIBRARY_PATH", "lib"),
+            ("C_INCLUDE_PATH", "include"),
+            ("CPLUS_INCLUDE_PATH", "include"),
+            ("PKG_CONFIG_PATH", "lib/pkgconfig"),
+        ):
+            env[var] = _prepend(f"{home}/{sub}", env.get(var, ""))
+        env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("LANG", "C.UTF-8")
+        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        # Classic builds often run as root; pip's warning about it is noise there.
+        env["PIP_ROOT_USER_ACTION"] = "ignore"
+        env["BUILD_DIR"] = str(self.build_dir)
+        env["CACHE_DIR"] = str(self.cache_dir)
+        if self.env_dir is not None:
+            env["ENV_DIR"] = str(self.env_dir)
+        env.update(self.extra_env)
+        return env
+
+
+def _prepend(entry: str, current: str) -> str:
+    return f"{entry}:{current}" if current else entry

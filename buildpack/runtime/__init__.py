@@ -1,0 +1,1 @@
+"""The Python runtime: download from the mirror, safe extraction, the /app link."""

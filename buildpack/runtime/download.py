@@ -1,0 +1,194 @@
+"""Downloads from the runtime mirror: retries, timeouts, checksums, streaming.
+
+Two transports sit behind one small interface: ``requests`` (the buildpack's
+own pinned dependency) and ``urllib`` for the first build on a host without
+pip, before that dependency is installed. ``file://`` URLs are read directly.
+
+A retry cannot resume a half-extracted tar, so ``download_and_extract`` treats
+one attempt as "open, stream, extract, verify" and starts again from scratch
+when the stream breaks; extraction is atomic, so a failed attempt leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from buildpack.core import errors
+from buildpack.core.output import Output
+from buildpack.runtime.extract import extract_tar_stream
+from buildpack.runtime.transports import (
+    DownloadError,
+    NotFound,
+    Response,
+    Timeouts,
+    TransientError,
+    Transport,
+    open_url,
+)
+from buildpack.runtime.zstd_stream import open_zstd_reader
+
+__all__ = ["DownloadError", "NotFound", "download_and_extract", "fetch_stream", "parse_sha256"]
+
+# A .sha256 file is one line; anything bigger is not one.
+_MAX_CHECKSUM_FILE = 64 * 1024
+_MAX_BACKOFF = 30.0
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}\Z")
+
+T = TypeVar("T")
+
+
+# --- public API -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def fetch_stream(
+    url: str,
+    *,
+    connect_timeout: float,
+    read_timeout: float,
+    retries: int,
+    backoff: float,
+    out: Output | None = None,
+    transport: Transport = "auto",
+    cafile: str | None = None,
+) -> Iterator[Response]:
+    """Open ``url`` for streaming, retrying the connection and 5xx/429 answers.
+
+    Raises ``NotFound`` for 404/403 (never retried) and ``DownloadError``
+    once the retries are used up. Errors while reading the body are
+    ``TransientError`` and are the caller's to retry. ``cafile`` replaces
+    the system's certificate authorities (pip's ``cert`` setting).
+    """
+    timeouts = Timeouts(connect_timeout, read_timeout)
+    response = _with_retries(
+        lambda: open_url(url, timeouts, transport, cafile),
+        url=url,
+        retries=retries,
+        backoff=backoff,
+        out=out,
+    )
+    try:
+        yield response
+    finally:
+        response.close()
+
+
+def download_and_extract(
+    url: str,
+    dest: Path,
+    *,
+    connect_timeout: float,
+    read_timeout: float,
+    retries: int,
+    backoff: float,
+    out: Output,
+    verify_sha256: bool = True,
+    replace: bool = False,
+    transport: Transport = "auto",
+    force_zstd_tool: bool = False,
+) -> None:
+    """Stream the .tar.zst at ``url`` into ``dest``, verified when a .sha256 exists.
+
+    Raises ``NotFound`` when the archive does not exist (the caller knows
+    which Python version that means); every other failure is a BuildError.
+    """
+    timeouts = Timeouts(connect_timeout, read_timeout)
+    expected: str | None = None
+
+    def retrying(action: Callable[[], T]) -> T:
+        return _with_retries(action, url=url, retries=retries, backoff=backoff, out=out)
+
+    def attempt() -> None:
+        response = open_url(url, timeouts, transport)
+        try:
+            body = response.raw
+
+            def verify() -> None:
+                body.drain()  # trailing bytes count too: the checksum covers the file
+                actual = body.hexdigest()
+                if expected is not None and actual != expected:
+                    raise errors.runtime_checksum_mismatch(url, expected, actual)
+
+            with open_zstd_reader(body, force_tool=force_zstd_tool) as reader:  # type: ignore[arg-type]
+                try:
+                    extract_tar_stream(
+                        reader, dest, source=url, replace=replace, before_commit=verify
+                    )
+                except BaseException:
+                    # Leaving the reader waits for its read-ahead thread, which may be
+                    # blocked on a stalled network read for the whole read timeout:
+                    # an interrupted build must end now, not then.
+                    response.abort()
+                    raise
+        finally:
+            response.close()
+
+    try:
+        if verify_sha256:
+            expected = retrying(lambda: _expected_sha256(url + ".sha256", timeouts, transport))
+        retrying(attempt)
+    except NotFound:
+        raise
+    except DownloadError as exc:
+        raise errors.runtime_download_failed(exc.url, exc.problem) from None
+
+
+def parse_sha256(text: str) -> str:
+    """The checksum in a ``<hex>`` or ``<hex>  <filename>`` line (lowercase)."""
+    fields = text.split()
+    if not fields or not _SHA256.match(fields[0]):
+        raise ValueError("it does not start with a SHA-256 checksum in hex")
+    return fields[0].lower()
+
+
+# --- retries ------------------------------------------------------------------------
+
+
+def _with_retries(
+    action: Callable[[], T], *, url: str, retries: int, backoff: float, out: Output | None
+) -> T:
+    attempts = max(retries, 0) + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except TransientError as exc:
+            if attempt == attempts:
+                tries = "once" if attempts == 1 else f"{attempts} times"
+                raise DownloadError(exc.url, f"{exc.problem} (tried {tries})") from exc
+            delay = min(backoff * 2 ** (attempt - 1), _MAX_BACKOFF)
+            if out is not None:
+                out.info(
+                    f"Download failed ({exc.problem}); retrying in {delay:.2g}s "
+                    f"(retry {attempt} of {attempts - 1})"
+                )
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _expected_sha256(url: str, timeouts: Timeouts, transport: Transport) -> str | None:
+    try:
+        response = open_url(url, timeouts, transport)
+    except NotFound:
+        return None  # the mirror publishes no checksums (Heroku's does not)
+    data = b""
+    try:
+        while len(data) <= _MAX_CHECKSUM_FILE:
+            more = response.raw.read(_MAX_CHECKSUM_FILE + 1 - len(data))
+            if not more:
+                break
+            data += more
+    finally:
+        response.close()
+    problem = "it is larger than a checksum file can be"
+    if len(data) <= _MAX_CHECKSUM_FILE:
+        try:
+            return parse_sha256(data.decode("ascii", "replace"))
+        except ValueError as exc:
+            problem = str(exc)
+    raise errors.runtime_checksum_file_invalid(url, problem)

@@ -1,0 +1,90 @@
+"""Installing the Python runtime and linking it into /app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+from buildpack.core import errors
+from buildpack.core.context import BuildContext
+
+PYTHON_MARKER = Path("bin/python")
+
+
+def base_url(ctx: BuildContext) -> str:
+    url = ctx.setting("BUILDPACK_S3_BASE_URL") or ctx.settings.runtime_base_url
+    if urlparse(url).scheme not in ("http", "https", "file"):
+        raise errors.runtime_url_invalid(url)
+    return url.rstrip("/")
+
+
+def archive_url(ctx: BuildContext, version: str, ubuntu: str) -> str:
+    name = ctx.settings.archive_name.format(version=version, ubuntu=ubuntu, arch=ctx.arch)
+    return f"{base_url(ctx)}/{name}"
+
+
+def is_installed(python_home: Path) -> bool:
+    return (python_home / PYTHON_MARKER).exists()
+
+
+def install(ctx: BuildContext, version: str, ubuntu: str) -> None:
+    """Download and unpack the runtime into BUILD_DIR/.heroku/python."""
+    from buildpack.runtime import download
+    from buildpack.runtime.download_settings import download_settings
+
+    url = archive_url(ctx, version, ubuntu)
+    tuning = download_settings(ctx)
+    stdlib_only = not ctx.deps_ready
+    if stdlib_only and shutil.which("zstd") is None and ctx.deps is not None:
+        # Nothing to decompress with until zstandard is there.
+        stdlib_only = not ctx.deps.wait([])
+    try:
+        download.download_and_extract(
+            url,
+            ctx.build_python_home,
+            connect_timeout=tuning.connect_timeout,
+            read_timeout=tuning.read_timeout,
+            retries=tuning.retries,
+            backoff=tuning.backoff,
+            out=ctx.out,
+            # While the buildpack's dependencies are still being fetched, the
+            # same every time: urllib and the zstd tool.
+            transport="urllib" if stdlib_only else "auto",
+            force_zstd_tool=stdlib_only,
+        )
+    except download.NotFound as exc:
+        raise errors.python_version_not_available(version, url, exc.status) from exc
+
+
+def is_linked(ctx: BuildContext) -> bool:
+    """True when the build runs elsewhere than /app, so paths need care."""
+    return os.path.realpath(ctx.build_dir) != os.path.realpath(ctx.app_dir)
+
+
+def link_into_app(ctx: BuildContext) -> bool:
+    """Point /app/.heroku/python at the build's runtime; False if building in /app.
+
+    Running Python through this link makes sys.prefix, sys.executable and every
+    shebang an installer writes say /app/..., which is where the slug runs.
+    """
+    target = ctx.build_python_home
+    link = ctx.python_home
+    if not is_linked(ctx):
+        return False
+    try:
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.exists() and not link.is_symlink():
+            raise errors.app_symlink_failed(
+                str(link), "a real directory is already there (from another build?)"
+            )
+        # Replace atomically so a concurrent reader never sees no link at all.
+        tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        tmp.symlink_to(target)
+        os.replace(tmp, link)
+    except OSError as exc:
+        raise errors.app_symlink_failed(str(link), exc.strerror or str(exc)) from exc
+    return True

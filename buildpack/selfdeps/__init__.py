@@ -1,0 +1,1 @@
+"""The buildpack's own libraries and the index client that fetches pinned wheels."""

@@ -1,0 +1,327 @@
+"""Fetching exactly pinned wheels from the package index pip is set up to use.
+
+Running pip to install one pinned wheel costs seconds of CPU on a small
+machine (it starts, compiles itself, weighs every file of every release).
+For the few pins the buildpack installs itself (its own dependencies and
+the package managers) that is avoidable: read the index's simple page
+(PEP 503), take the file of the pinned version that suits the interpreter,
+check it against the sha256 the index gives, and unpack it.
+
+Which index: the one pip would use first (PIP_INDEX_URL, else ``index-url``
+from pip's config files, else pip's own default, read from pip's source so
+no address is spelled here). Anything this cannot settle for sure (no index,
+plain http to a host pip would not trust, no sha256 on the page, no
+suitable file, a network error) raises ``IndexUnavailable``, and the caller
+runs pip as before.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import html
+import importlib.util
+import os
+import re
+import urllib.parse
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildpack.runtime import download
+from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
+
+# The href of each <a> tag, however it is quoted.
+_ANCHOR_HREF = re.compile(
+    r"""<a\s[^>]*?\bhref\s*=\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s>]+))""",
+    re.IGNORECASE,
+)
+_PIP_DEFAULT = re.compile(r"""\bPyPI\s*=\s*PackageIndex\(\s*["']([^"']+)["']""")
+_MAX_PAGE_BYTES = 32 * 1024 * 1024
+_MAX_WHEEL_BYTES = 256 * 1024 * 1024
+_CHUNK = 1024 * 1024
+_TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
+# Quick to give up: on any trouble pip, with its own retries, takes over.
+_CONNECT_TIMEOUT = 5.0
+_READ_TIMEOUT = 20.0
+_RETRIES = 1
+_BACKOFF = 0.5
+
+
+class IndexUnavailable(Exception):
+    """The fast path cannot be used; the message says why (for the log)."""
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    url: str  # the simple index, without a trailing slash
+    cafile: str | None = None
+    # pip's trusted-host: hosts (or host:port) it may reach over plain http.
+    trusted_hosts: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class WheelLink:
+    filename: str
+    url: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Pin:
+    project: str
+    version: str
+
+
+# --- which index ---------------------------------------------------------------------
+
+
+def default_index_url(pip_source: str) -> str | None:
+    """pip's default simple index, from the text of pip/_internal/models/index.py."""
+    m = _PIP_DEFAULT.search(pip_source)
+    return urllib.parse.urljoin(m[1], "simple") if m else None
+
+
+def pip_default_index(bundled_wheels: Iterable[Path] = ()) -> str | None:
+    """pip's default index, read from the interpreter's own pip or a pip wheel,
+    without importing pip (importing it costs a tenth of a second)."""
+    spec = importlib.util.find_spec("pip")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            source = Path(location, "_internal", "models", "index.py")
+            try:
+                return default_index_url(source.read_text(encoding="utf-8"))
+            except OSError:
+                continue
+    for wheel in bundled_wheels:
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                text = zf.read("pip/_internal/models/index.py").decode("utf-8")
+        except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):
+            continue
+        return default_index_url(text)
+    return None
+
+
+def pip_config_files(env: Mapping[str, str], site_prefixes: Iterable[Path]) -> list[Path]:
+    """pip's config files in the order pip reads them, later ones winning."""
+    config_file = env.get("PIP_CONFIG_FILE")
+    if config_file == os.devnull:
+        return []  # pip's way of saying: no config files at all
+    xdg_dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+    files = [Path(d, "pip", "pip.conf") for d in xdg_dirs.split(os.pathsep) if d]
+    files.append(Path("/etc/pip.conf"))
+    home = env.get("HOME")
+    if home and not (config_file and os.path.exists(config_file)):
+        config_home = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        files += [Path(home, ".pip", "pip.conf"), Path(config_home, "pip", "pip.conf")]
+    files += [Path(prefix, "pip.conf") for prefix in site_prefixes]
+    if config_file:
+        files.append(Path(config_file))
+    return files
+
+
+def index_settings(
+    env: Mapping[str, str], *, default_url: str | None, site_prefixes: Iterable[Path] = ()
+) -> IndexSettings:
+    """The index ``pip install`` would read first, with the environment ``env``."""
+    sections: dict[str, dict[str, str]] = {"global": {}, "install": {}}
+    for path in pip_config_files(env, site_prefixes):
+        for section, values in _read_pip_config(path).items():
+            sections[section].update(values)
+    # As pip does: every file's [global], then every file's [install] over it.
+    values = {**sections["global"], **sections["install"]}
+    for key in ("index-url", "cert", "no-index", "trusted-host"):
+        from_env = env.get("PIP_" + key.upper().replace("-", "_"))
+        if from_env:
+            values[key] = from_env
+    if values.get("no-index", "").strip().lower() in _TRUE:
+        raise IndexUnavailable("pip is set up not to use an index")
+    url = values.get("index-url", "").strip() or default_url
+    if not url:
+        raise IndexUnavailable("pip's default index is not known yet")
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise IndexUnavailable(f"the index {url} is not an http(s) URL")
+    return IndexSettings(
+        url.rstrip("/"),
+        values.get("cert", "").strip() or None,
+        frozenset(values.get("trusted-host", "").split()),
+    )
+
+
+def pip_index(
+    env: Mapping[str, str], *, pip_wheel: Path | None, site_prefix: Path
+) -> IndexSettings:
+    """The index ``pip install`` would use, run with ``env`` by the Python
+    installed at ``site_prefix``, whose bundled ``pip_wheel`` (if any) knows
+    pip's default."""
+    return index_settings(
+        env,
+        default_url=pip_default_index([pip_wheel] if pip_wheel else []),
+        site_prefixes=[site_prefix],
+    )
+
+
+def is_secure(url: str, trusted_hosts: frozenset[str]) -> bool:
+    """Whether pip would fetch from ``url``: https, this machine, or a host
+    the user trusts; pip ignores an index anywhere else over plain http."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost" or host.startswith("127.") or host == "::1":
+        return True
+    port = f"{host}:{parts.port}" if parts.port else host
+    return host in trusted_hosts or port in trusted_hosts
+
+
+def _read_pip_config(path: Path) -> dict[str, dict[str, str]]:
+    """The [global] and [install] sections of one pip config file."""
+    parser = configparser.RawConfigParser()
+    try:
+        with open(path, encoding="utf-8") as f:
+            parser.read_file(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise IndexUnavailable(f"pip's config file {path} could not be read: {exc}") from None
+    return {
+        section: {key.replace("_", "-"): value for key, value in parser.items(section)}
+        for section in ("global", "install")
+        if parser.has_section(section)
+    }
+
+
+# --- finding and fetching ---------------------------------------------------------------
+
+
+def canonical_name(project: str) -> str:
+    return re.sub(r"[-_.]+", "-", project).lower()
+
+
+def parse_simple_page(page_url: str, text: str, *, containing: str = "") -> list[WheelLink]:
+    """The wheels a PEP 503 page links to that carry a sha256 fragment
+    (only those whose link contains ``containing``, to skip other releases).
+
+    A regular expression, not html.parser: PyPI's pages for packages with
+    many binary wheels run to a megabyte, which html.parser takes a tenth
+    of a second per page to read."""
+    links = []
+    for m in _ANCHOR_HREF.finditer(text):
+        raw = m["dq"] if m["dq"] is not None else m["sq"] or m["bare"] or ""
+        if containing not in raw:
+            continue
+        href = html.unescape(raw)
+        url, _, fragment = urllib.parse.urljoin(page_url, href).partition("#")
+        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+        algorithm, _, digest = fragment.partition("=")
+        if filename.endswith(".whl") and algorithm == "sha256" and len(digest) == 64:
+            links.append(WheelLink(filename, url, digest.lower()))
+    return links
+
+
+def choose_wheel(links: Iterable[WheelLink], pin: Pin, interp: Interpreter) -> WheelLink:
+    best: tuple[int, WheelLink] | None = None
+    for link in links:
+        wheel = parse_wheel_name(link.filename)
+        if wheel is None or canonical_name(wheel.name) != canonical_name(pin.project):
+            continue
+        if wheel.version != pin.version:
+            continue
+        score = rank(link.filename, interp)
+        if score is not None and (best is None or score > best[0]):
+            best = (score, link)
+    if best is None:
+        raise IndexUnavailable(f"the index has no wheel of {pin.project} {pin.version} for here")
+    return best[1]
+
+
+def find_wheel(index: IndexSettings, pin: Pin, interp: Interpreter) -> WheelLink:
+    page_url = f"{index.url}/{canonical_name(pin.project)}/"
+    data = _read_all(index, page_url, _MAX_PAGE_BYTES)
+    text = data.decode("utf-8", "replace")
+    links = parse_simple_page(page_url, text, containing=f"-{pin.version}-")
+    return choose_wheel(links, pin, interp)
+
+
+def fetch_wheel(index: IndexSettings, link: WheelLink, dest_dir: Path) -> Path:
+    """Download ``link`` into ``dest_dir``, checked against the index's sha256."""
+    dest = dest_dir / link.filename
+    if dest.name != link.filename or link.filename.startswith("."):
+        raise IndexUnavailable(f"the index names an unusable file: {link.filename!r}")
+    digest = hashlib.sha256()
+    try:
+        with open(dest, "wb") as f:
+            for chunk in _chunks(index, link.url, _MAX_WHEEL_BYTES, "any wheel we expect"):
+                digest.update(chunk)
+                f.write(chunk)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    if digest.hexdigest() != link.sha256:
+        dest.unlink(missing_ok=True)
+        raise IndexUnavailable(f"{link.filename} does not match the sha256 the index gives")
+    return dest
+
+
+def fetch_pinned(
+    index: IndexSettings,
+    pins: list[Pin],
+    interp: Interpreter,
+    dest_dir: Path,
+    *,
+    then: Callable[[Path], None] | None = None,
+) -> list[Path]:
+    """Find and download every pin at once (they are small and latency-bound),
+    calling ``then`` on each wheel as soon as it is there."""
+
+    def one(pin: Pin) -> Path:
+        wheel = fetch_wheel(index, find_wheel(index, pin, interp), dest_dir)
+        if then is not None:
+            then(wheel)
+        return wheel
+
+    return _in_parallel(one, pins)
+
+
+def _in_parallel(action: Callable[[Pin], Path], pins: list[Pin]) -> list[Path]:
+    if len(pins) <= 1:
+        return [action(pin) for pin in pins]
+    with ThreadPoolExecutor(max_workers=min(8, len(pins))) as pool:
+        return list(pool.map(action, pins))
+
+
+def _open(index: IndexSettings, url: str):  # type: ignore[no-untyped-def]
+    if not is_secure(url, index.trusted_hosts):
+        raise IndexUnavailable(f"{url} is neither https nor a trusted host")
+    return download.fetch_stream(
+        url,
+        connect_timeout=_CONNECT_TIMEOUT,
+        read_timeout=_READ_TIMEOUT,
+        retries=_RETRIES,
+        backoff=_BACKOFF,
+        transport="urllib",
+        cafile=index.cafile,
+    )
+
+
+def _read_all(index: IndexSettings, url: str, limit: int) -> bytes:
+    return b"".join(_chunks(index, url, limit, "an index page can be"))
+
+
+def _chunks(index: IndexSettings, url: str, limit: int, what: str) -> Iterator[bytes]:
+    """The body of ``url``, refused past ``limit`` bytes ("larger than ``what``")."""
+    size = 0
+    try:
+        with _open(index, url) as response:
+            while chunk := response.raw.read(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise IndexUnavailable(f"{url} is larger than {what}")
+                yield chunk
+    except download.DownloadError as exc:
+        raise IndexUnavailable(f"{exc.url}: {exc.problem}") from None

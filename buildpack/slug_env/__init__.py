@@ -1,0 +1,1 @@
+"""The environment the slug leaves behind: export, .profile.d, dyno defaults."""

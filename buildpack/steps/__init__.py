@@ -1,0 +1,1 @@
+"""Build steps of the app's own: hooks, Django collectstatic, NLTK corpora."""
