@@ -29,16 +29,19 @@ def install_tool(ctx: BuildContext) -> str:
         # wheel costs seconds (it compiles itself on every start).
         ctx.out.step(f"Using cached pip {version}")
         ctx.report.set("package_manager_install_skipped", True)
+        tools.set_install_source(ctx, "pip", "cache")
         return version
     seed = (ctx.cache_dir, ctx.build_python_home, ctx.python_home, version)
     if pip_seed.restore(*seed):
         # The same files pip wrote last time, checked against its RECORD.
         ctx.out.step(f"Installing pip {version} (a verified copy from the build cache)")
         ctx.report.set("package_manager_install_from_seed", True)
+        tools.set_install_source(ctx, "pip", "cache")
         return version
     ctx.out.step(f"Installing pip {version}")
     if install_from_index(ctx, version, then=lambda: pip_seed.save(*seed)):
         ctx.report.set("package_manager_install_from_index", True)
+        tools.set_install_source(ctx, "pip", "index")
         return version
     proc.run(
         [
@@ -56,6 +59,7 @@ def install_tool(ctx: BuildContext) -> str:
         line_filter=tools.shorten_version_list,
         on_failure=lambda r: tools.install_failure(tv, r.output),
     )
+    tools.set_install_source(ctx, "pip", "pip")
     pip_seed.save(*seed)
     return version
 

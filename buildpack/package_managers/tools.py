@@ -161,10 +161,13 @@ def install_wheel_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -
     _say_installing(ctx, tv)
 
     def populate(partial: Path) -> None:
-        if not unpack_from_index(ctx, tv, partial):
+        if unpack_from_index(ctx, tv, partial):
+            set_install_source(ctx, tv.tool, "index")
+        else:
             # --no-deps: uv's wheel is self-contained; --only-binary: never build it.
             options = ["--no-deps", "--only-binary=:all:", "--target", partial]
             pip_install(ctx, tv, bundled_pip(ctx, ctx.python), options)
+            set_install_source(ctx, tv.tool, "pip")
         if not _is_executable(partial / "bin" / executable):
             raise errors.install_package_manager_failed(
                 tv.tool, tv.version, f"The {tv.tool} wheel installed no bin/{executable}."
@@ -204,6 +207,7 @@ def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) ->
             pip_install(ctx, tv, [venv / "bin" / "python", "-m", "pip"], [])
         else:
             pip_install(ctx, tv, bundled_pip(ctx, venv / "bin" / "python"), [])
+        set_install_source(ctx, tv.tool, "pip")
         # pip wrote the temporary directory into the tool's scripts; point
         # them where the venv will be after the rename.
         shebangs.fix_shebangs(venv / "bin", build_python_home=venv, app_python_home=final / "venv")
@@ -233,13 +237,14 @@ def unpack_from_index(ctx: BuildContext, tv: ToolVersion, partial: Path) -> bool
     running pip (see buildpack.package_index); False, with ``partial``
     empty, when pip has to do it."""
     minor = runtime_tag(ctx).removeprefix("python")
-    if _from_index(
+    written = _from_index(
         ctx,
         package_index.Pin(tv.tool, tv.version),
         minor,
         lambda wheel: wheel_install.unpack_into_target(wheel, partial),
         instead="pip",
-    ):
+    )
+    if written is not None:
         return True
     for child in partial.iterdir():
         _remove(child)
@@ -254,7 +259,12 @@ def install_pip(
     without running a pip. The files written, or None (with nothing
     written) when a pip has to do it."""
     found = sorted(python_home.glob("lib/python3*/site-packages"))
-    if len(found) != 1 or any(found[0].glob("pip")) or any(found[0].glob("pip-*.dist-info")):
+    if len(found) != 1:
+        ctx.out.info(f"{python_home} has no single site-packages; using the bundled pip")
+        return None
+    if any(found[0].glob("pip")) or any(found[0].glob("pip-*.dist-info")):
+        # Another pip's files would be left over, unknown to the new RECORD.
+        ctx.out.info(f"A pip is installed in {found[0]} already; using the bundled pip")
         return None
     site = found[0]
     minor = site.parent.name.removeprefix("python")
@@ -424,7 +434,14 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
 
 
+def set_install_source(ctx: BuildContext, tool: str, source: str) -> None:
+    """``<tool>_install_source`` in the report: ``index`` (fetched and
+    unpacked without running pip), ``pip`` (pip installed it) or ``cache``."""
+    ctx.report.set(f"{tool}_install_source", source)
+
+
 def _say_cached(ctx: BuildContext, tv: ToolVersion) -> None:
+    set_install_source(ctx, tv.tool, "cache")
     ctx.out.step(f"Using cached {errors.tool_display_name(tv.tool)} {tv.version}")
 
 

@@ -53,13 +53,19 @@ def record_hash(data: bytes) -> str:
     return "sha256=" + digest.decode()
 
 
-def unpack_into_target(wheel: Path, target: Path) -> None:
+def unpack_into_target(wheel: Path, target: Path) -> list[Path]:
+    """Unpack ``wheel`` into ``target`` as ``pip install --target`` does;
+    return the files written (never None: callers tell success by it)."""
+    written = []
     with _reading(wheel) as zf:
         for member, data in _verified_members(zf):
             if member.scheme == "scripts":
-                _write(target / "bin" / member.path, data, _SCRIPT_MODE)
+                dest, mode = target / "bin" / member.path, _SCRIPT_MODE
             else:
-                _write(target / member.path, data, _mode(member.info))
+                dest, mode = target / member.path, _mode(member.info)
+            _write(dest, data, mode)
+            written.append(dest)
+    return written
 
 
 @contextlib.contextmanager

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import sandbox
 from tests.support.builds import require_namespaces
+from tests.support.fault_server import FaultServer
 from tests.support.lockfiles import LockedApps
+from tests.support.loopback_index import build_requirements, make_index
 from tests.support.runtime_mirror import RuntimeArchive
 
 
@@ -33,3 +36,15 @@ def locked_apps(
 ) -> LockedApps:
     """Fixture apps with lockfiles made by the real tools, once per session."""
     return LockedApps(tmp_path_factory.mktemp("locked-apps"), runtime_archive.version)
+
+
+@pytest.fixture(scope="session")
+def loopback_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultServer]:
+    """A package index on loopback (see tests/support/loopback_index.py) with
+    what the example builds fetch through pip's index: pip, the buildpack's
+    own libraries, uv, Poetry and Pipenv with their dependencies, and the
+    apps' own. Tests call ``clear()`` before counting its ``hits``."""
+    wanted = [*build_requirements("uv", "poetry", "pipenv"), "iniconfig==2.1.0"]
+    root = make_index(tmp_path_factory.mktemp("loopback-index"), wanted)
+    with FaultServer(root) as server:
+        yield server

@@ -5,17 +5,10 @@ whenever that cannot be done."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from buildpack.core.settings import Settings, buildpack_root
-from buildpack.selfdeps.bootstrap import read_pins, requirements
 from tests.support.builds import (
     build_and_run,
     build_env,
@@ -23,60 +16,22 @@ from tests.support.builds import (
     read_report,
     require_namespaces,
 )
-from tests.support.fault_server import FaultServer
+from tests.support.loopback_index import only_this_index
 
 pytestmark = pytest.mark.e2e
 
-FIXTURE_REQUIREMENTS = buildpack_root() / "tests" / "fixtures" / "pip_app" / "requirements.txt"
-
-
-@pytest.fixture(scope="module")
-def index_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A simple index of what a pip_app build fetches, copied with pip
-    download from pip's configured index: simple/ with sha256 fragments,
-    simple-nohash/ the same pages without them."""
-    root = tmp_path_factory.mktemp("index")
-    files = root / "files"
-    toml = buildpack_root() / "buildpack.toml"
-    pip = f"pip=={Settings.load(toml).tools['pip']}"
-    wanted = [pip, *requirements(read_pins(toml)), *FIXTURE_REQUIREMENTS.read_text().split()]
-    download = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:"]
-    subprocess.run([*download, "-d", files, *wanted], check=True)
-    for wheel in sorted(files.glob("*.whl")):
-        project = re.sub(r"[-_.]+", "-", wheel.name.split("-", 1)[0]).lower()
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        for tree, fragment in (("simple", f"#sha256={digest}"), ("simple-nohash", "")):
-            page = root / tree / project / "index.html"
-            page.parent.mkdir(parents=True, exist_ok=True)
-            with page.open("a") as f:
-                f.write(f'<a href="../../files/{wheel.name}{fragment}">{wheel.name}</a>\n')
-    return root
-
-
-def _env(tmp_path: Path, mirror_url: str, index_url: str) -> dict[str, str]:
-    """Only this index: none of the machine's pip config (its extra indexes)."""
-    env = build_env(BUILDPACK_S3_BASE_URL=mirror_url)
-    for name in [k for k in env if k.startswith("PIP_")]:
-        del env[name]
-    (tmp_path / "no-config").mkdir()
-    env.update(
-        PIP_INDEX_URL=index_url,
-        PIP_CONFIG_FILE=os.devnull,
-        XDG_CONFIG_DIRS=str(tmp_path / "no-config"),
-    )
-    return env
-
 
 def test_the_index_in_pip_index_url_serves_pip_and_the_buildpacks_libraries(
-    tmp_path, runtime_archive, mirror_url, index_root
+    tmp_path, runtime_archive, mirror_url, loopback_index
 ):
     require_namespaces()
     app = copy_fixture("pip_app", tmp_path, python_version=runtime_archive.version)
     cache = tmp_path / "cache"
-    with FaultServer(index_root) as index:
-        env = _env(tmp_path, mirror_url, index.url + "/simple/")
-        result = build_and_run(app, cache, tmp_path / "env", env=env)
-        hits = dict(index.hits)
+    loopback_index.clear()
+    env = build_env(BUILDPACK_S3_BASE_URL=mirror_url)
+    env = only_this_index(env, loopback_index.url + "/simple/", tmp_path)
+    result = build_and_run(app, cache, tmp_path / "env", env=env)
+    hits = dict(loopback_index.hits)
     assert result.returncode == 0, result.log
     assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
     assert "did not work" not in result.log and "Could not fetch" not in result.log, result.log
@@ -87,20 +42,21 @@ def test_the_index_in_pip_index_url_serves_pip_and_the_buildpacks_libraries(
     assert len(pip_wheels) == 1 and hits[pip_wheels[0]] == 1, hits
     report = read_report(cache)
     assert report["package_manager_install_from_index"] is True
+    assert report["pip_install_source"] == "index"
     assert report["buildpack_dependencies_source"] == "index"
 
 
 def test_pip_installs_them_when_the_index_gives_no_hashes(
-    tmp_path, runtime_archive, mirror_url, index_root
+    tmp_path, runtime_archive, mirror_url, loopback_index
 ):
     """An index without sha256 fragments: nothing to check the files
     against, so the build has pip install both, from the same index."""
     require_namespaces()
     app = copy_fixture("pip_app", tmp_path, python_version=runtime_archive.version)
     cache = tmp_path / "cache"
-    with FaultServer(index_root) as index:
-        env = _env(tmp_path, mirror_url, index.url + "/simple-nohash/")
-        result = build_and_run(app, cache, tmp_path / "env", env=env)
+    env = build_env(BUILDPACK_S3_BASE_URL=mirror_url)
+    env = only_this_index(env, loopback_index.url + "/simple-nohash/", tmp_path)
+    result = build_and_run(app, cache, tmp_path / "env", env=env)
     assert result.returncode == 0, result.log
     assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
     assert "Could not fetch them from the index (" in result.stdout, result.log
@@ -108,6 +64,7 @@ def test_pip_installs_them_when_the_index_gives_no_hashes(
     assert "Traceback" not in result.log
     report = read_report(cache)
     assert "package_manager_install_from_index" not in report
+    assert report["pip_install_source"] == "pip"
     assert report["buildpack_dependencies_source"] == "pip"
     [deps] = (cache / ".heroku" / "buildpack-deps").iterdir()
     assert (deps / ".complete").is_file() and (deps / "zstandard").is_dir()

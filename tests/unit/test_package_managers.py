@@ -272,7 +272,9 @@ def test_a_venv_tool_whose_runtime_is_gone_is_not_reused(tmp_path):
 
 
 def test_uv_is_installed_from_its_wheel_once_and_then_reused(tmp_path):
-    """The real uv wheel from the package index, through the runtime's bundled pip."""
+    """The real uv wheel from the configured package index, fetched and
+    unpacked without running pip (it used to be unpacked, thrown away and
+    installed a second time by the bundled pip)."""
     c = make_ctx(tmp_path, environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
     link_python_home(c.ctx, Path(sys.base_prefix))
     c.ctx.arch = "amd64"
@@ -282,10 +284,13 @@ def test_uv_is_installed_from_its_wheel_once_and_then_reused(tmp_path):
     out = subprocess.run([uv_bin, "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith(f"uv {version}")
     assert f"Installing uv {version}" in c.log
+    assert c.ctx.report.fields["uv_install_source"] == "index", c.log
+    assert "did not work" not in c.log
     again = make_ctx(tmp_path, environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
     again.ctx.arch = "amd64"
     assert uv.install_tool(again.ctx) == version
     assert f"Using cached uv {version}" in again.log
+    assert again.ctx.report.fields["uv_install_source"] == "cache"
     assert again.ctx.extra_path == [str(uv_bin.parent)]
 
 

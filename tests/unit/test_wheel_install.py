@@ -95,7 +95,12 @@ def test_unpack_into_target_places_files_like_pip_target(wheels: Path, target: P
         "demo-1.0.data/scripts/demo-run": b"#!/bin/sh\necho run\n",
     }
     wheel = build_wheel(wheels, "demo", "1.0", files, modes={"demo/helper.sh": 0o755})
-    unpack_into_target(wheel, target)
+    written = unpack_into_target(wheel, target)
+
+    # What it wrote, which is also how callers tell it worked.
+    assert sorted(p.relative_to(target).as_posix() for p in written) == [
+        p for p in _tree(target) if not p.endswith("/")
+    ]
 
     assert (target / "demo/__init__.py").read_bytes() == files["demo/__init__.py"]
     assert (target / "pure_extra.py").read_bytes() == b"PURE = 1\n"
