@@ -1,0 +1,143 @@
+"""The lock of Poetry's and Pipenv's dependencies, shipped beside buildpack.toml.
+
+Installing a Python tool with pip means pip's resolver weighing every
+release of dozens of packages, then installing them one by one: the better
+part of ten seconds on a small machine. The tool's dependency set is the
+same for every app, so tools/lock-tools resolves it once per pin (when a
+pin in buildpack.toml changes) and writes ``tool-locks.json``: for each tool
+its pinned version and every package it needs, each with an exact version
+and the name and sha256 of each of its wheels, for every supported Python
+minor on x86_64 and aarch64 Linux. No index address: the build fetches the
+files from whatever index pip is set up to use.
+
+    {"environments": ["3.10-x86_64", ...],
+     "tools": {"poetry": {"version": "2.5.1", "environments": [...],
+                          "packages": [{"name": "cleo", "version": "2.1.0",
+                                        "environments": [...],   # when not all
+                                        "wheels": [{"file": "...", "sha256": "..."}]}]}}}
+
+Standard library only: it is read before the buildpack's own libraries are
+there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from buildpack.wheel_tags import Interpreter, parse_wheel_name, rank
+
+LOCK_FILE = "tool-locks.json"
+LOCKED_TOOLS = ("poetry", "pipenv")
+MACHINES = ("x86_64", "aarch64")
+# The glibc of the oldest stack (heroku-22): a lock that covers an
+# environment has a wheel of every package for it there.
+OLDEST_GLIBC = (2, 35)
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
+
+
+class LockUnusable(Exception):
+    """The lock cannot give this build its files; the message says why (for the log)."""
+
+
+@dataclass(frozen=True)
+class LockedFile:
+    project: str
+    version: str
+    filename: str
+    sha256: str
+
+
+def environment(minor: str, machine: str) -> str:
+    """The key of one environment the lock covers: ``3.13-x86_64``."""
+    return f"{minor}-{machine}"
+
+
+def lock_path(buildpack_dir: Path) -> Path:
+    return buildpack_dir / LOCK_FILE
+
+
+def load(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LockUnusable(f"{path.name} could not be read: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("tools"), dict):
+        raise LockUnusable(f"{path.name} is not a lock of the tools")
+    return data
+
+
+def files_for(
+    data: dict[str, Any], tool: str, version: str, interp: Interpreter
+) -> list[LockedFile]:
+    """The wheels to install ``tool`` ``version`` for ``interp``, one per package,
+    each the best fit among the locked files (as pip would choose)."""
+    entry = data["tools"].get(tool)
+    if not isinstance(entry, dict) or entry.get("version") != version:
+        raise LockUnusable(f"the buildpack has no lock of {tool} {version}")
+    env = environment(f"{interp.major}.{interp.minor}", interp.machine)
+    if env not in entry.get("environments", []):
+        raise LockUnusable(f"the lock of {tool} {version} does not cover Python {env}")
+    chosen = []
+    for package in entry["packages"]:
+        if env not in package.get("environments", entry["environments"]):
+            continue
+        best: tuple[int, str, str] | None = None
+        for wheel in package["wheels"]:
+            score = rank(wheel["file"], interp)
+            if score is not None and (best is None or score > best[0]):
+                best = (score, wheel["file"], wheel["sha256"])
+        if best is None:
+            raise LockUnusable(
+                f"the lock has no wheel of {package['name']} {package['version']} for here"
+            )
+        chosen.append(LockedFile(package["name"], package["version"], best[1], best[2]))
+    return chosen
+
+
+def problems(data: dict[str, Any], pins: dict[str, str], environments: list[str]) -> list[str]:
+    """What is wrong with the lock for these tool ``pins`` and ``environments``
+    (empty when nothing): the check CI runs, and the generator before writing."""
+    found = []
+    if sorted(data.get("environments", [])) != sorted(environments):
+        found.append(f"it covers {data.get('environments')}, not {environments}")
+    for tool in LOCKED_TOOLS:
+        entry = data["tools"].get(tool)
+        if not isinstance(entry, dict) or entry.get("version") != pins[tool]:
+            found.append(f"it has no lock of {tool} {pins[tool]} (the pin in buildpack.toml)")
+            continue
+        names = {p["name"]: p["version"] for p in entry["packages"]}
+        if names.get(tool) != pins[tool]:
+            found.append(f"the lock of {tool} does not list {tool} {pins[tool]} itself")
+        for package in entry["packages"]:
+            found += _package_problems(tool, package)
+        for env in entry.get("environments", []):
+            try:
+                files_for(data, tool, pins[tool], interpreter(env))
+            except (LockUnusable, ValueError) as exc:
+                found.append(f"{tool} for {env}: {exc}")
+    return found
+
+
+def interpreter(env: str, glibc: tuple[int, int] = OLDEST_GLIBC) -> Interpreter:
+    """A standard CPython of the environment ``env`` on a glibc Linux."""
+    minor, _, machine = env.partition("-")
+    major, _, number = minor.partition(".")
+    return Interpreter(int(major), int(number), "", machine, glibc)
+
+
+def _package_problems(tool: str, package: dict[str, Any]) -> list[str]:
+    found = []
+    where = f"{tool}: {package.get('name')} {package.get('version')}"
+    if not package.get("wheels"):
+        found.append(f"{where} has no wheels")
+    for wheel in package.get("wheels", []):
+        name = parse_wheel_name(wheel.get("file", ""))
+        if name is None or name.version != package.get("version"):
+            found.append(f"{where}: {wheel.get('file')!r} is not one of its wheels")
+        if not _SHA256.match(wheel.get("sha256", "")):
+            found.append(f"{where}: {wheel.get('file')} has no sha256")
+    return found
