@@ -10,7 +10,8 @@ from buildpack.app.app_files import check_package_manager_files
 from buildpack.app.python_version import choose_python_version
 from buildpack.cache.cache import BuildCache
 from buildpack.cache.cache_key import build_key
-from buildpack.core.context import BuildContext
+from buildpack.core.context import BuildContext, Deferred
+from buildpack.package_managers import prefetch
 from buildpack.relocation import audit, boot_script, records, shebangs
 from buildpack.runtime import runtime
 from buildpack.slug_env import dyno_env, envfiles
@@ -48,6 +49,9 @@ def compile_app(ctx: BuildContext) -> None:
         if runtime.is_installed(ctx.build_python_home):
             ctx.out.step(f"Using the cached Python {choice.version} runtime")
         else:
+            # The package manager's files come from the index meanwhile.
+            prefetch.start(ctx, manager, choice.version)
+            ctx.deferred.append(Deferred(finish=ctx.close_tool_fetch, stop=ctx.close_tool_fetch))
             ctx.out.step(f"Installing Python {choice.version}")
             runtime.install(ctx, choice.version, ubuntu)
     runtime.link_into_app(ctx)

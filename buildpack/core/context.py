@@ -13,6 +13,7 @@ from buildpack.core.report import Report
 from buildpack.core.settings import Settings
 
 if TYPE_CHECKING:
+    from buildpack.package_managers.tool_fetch import Fetch
     from buildpack.selfdeps.bootstrap import Dependencies
 
 APP_DIR = Path("/app")
@@ -50,6 +51,9 @@ class BuildContext:
     # Work left running in the background (see proc.start): ``finish_deferred``
     # waits for it, in order; a failed build stops it instead.
     deferred: list[Deferred] = field(default_factory=list)
+    # The package manager's wheels, being fetched while the runtime installs
+    # (see package_managers.tool_fetch); the build closes it however it ends.
+    tool_fetch: Fetch | None = None
     arch: str = ""
     # Variables build steps add for later steps and later buildpacks
     # (UV_*, POETRY_*, NLTK_DATA...): the build env and `export` get them.
@@ -89,6 +93,12 @@ class BuildContext:
     def stop_deferred(self) -> None:
         while self.deferred:
             self.deferred.pop(0).stop()
+
+    def close_tool_fetch(self) -> None:
+        """Stop fetching the package manager's files, and remove them."""
+        if self.tool_fetch is not None:
+            self.tool_fetch.close()
+            self.tool_fetch = None
 
     def setting(self, name: str) -> str | None:
         return lookup(name, self.config, self.environ)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from buildpack.wheel_tags import Interpreter, parse_wheel_name, rank
+from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
 
 LOCK_FILE = "tool-locks.json"
 LOCKED_TOOLS = ("poetry", "pipenv")

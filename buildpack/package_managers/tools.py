@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +33,9 @@ from typing import TypeVar
 from buildpack.cache import cache_tree
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext
+from buildpack.package_managers import locked_venv, tool_fetch, tool_lock
 from buildpack.relocation import shebangs
 from buildpack.selfdeps import bootstrap, package_index, wheel_install
-from buildpack.selfdeps.wheel_tags import Interpreter
 
 T = TypeVar("T")
 
@@ -138,7 +137,12 @@ def wheel_tool_dir(ctx: BuildContext, tv: ToolVersion) -> Path:
 
 
 def venv_tool_dir(ctx: BuildContext, tv: ToolVersion) -> Path:
-    return tools_root(ctx) / _with_arch(ctx, f"{tv.tool}-{tv.version}-{runtime_tag(ctx)}")
+    return venv_tool_dir_for(ctx, tv, runtime_tag(ctx))
+
+
+def venv_tool_dir_for(ctx: BuildContext, tv: ToolVersion, tag: str) -> Path:
+    """The tool's directory for the runtime ``tag`` ('python3.13')."""
+    return tools_root(ctx) / _with_arch(ctx, f"{tv.tool}-{tv.version}-{tag}")
 
 
 def _with_arch(ctx: BuildContext, name: str) -> str:
@@ -192,22 +196,20 @@ def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) ->
 
     def populate(partial: Path) -> None:
         venv = partial / "venv"
-        # The app's Python, through /app: the venv's python links to
-        # /app/.heroku/python/bin/python and works from any build directory.
-        proc.run(
-            [ctx.python, "-m", "venv", "--without-pip", venv],
-            out=ctx.out,
-            env=ctx.build_env(),
-            on_failure=lambda r: errors.install_package_manager_failed(
-                tv.tool, tv.version, r.output
-            ),
-        )
-        if install_pip(ctx, venv, venv / "bin" / "python", requested_version(ctx, "pip").version):
-            # The venv's own pip: seconds faster than the bundled one from its zip.
-            pip_install(ctx, tv, [venv / "bin" / "python", "-m", "pip"], [])
+        make_venv(ctx, tv, venv)
+        if install_from_lock(ctx, tv, venv, final / "venv"):
+            set_install_source(ctx, tv.tool, "index")
         else:
-            pip_install(ctx, tv, bundled_pip(ctx, venv / "bin" / "python"), [])
-        set_install_source(ctx, tv.tool, "pip")
+            # Whatever the lock install left is not pip's to build on.
+            _remove(venv)
+            make_venv(ctx, tv, venv)
+            pip = requested_version(ctx, "pip").version
+            if install_pip(ctx, venv, venv / "bin" / "python", pip):
+                # The venv's own pip: seconds faster than the bundled one from its zip.
+                pip_install(ctx, tv, [venv / "bin" / "python", "-m", "pip"], [])
+            else:
+                pip_install(ctx, tv, bundled_pip(ctx, venv / "bin" / "python"), [])
+            set_install_source(ctx, tv.tool, "pip")
         # pip wrote the temporary directory into the tool's scripts; point
         # them where the venv will be after the rename.
         shebangs.fix_shebangs(venv / "bin", build_python_home=venv, app_python_home=final / "venv")
@@ -221,6 +223,35 @@ def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) ->
     install_atomically(final, populate)
     prune_other_versions(final, tv.tool)
     return final
+
+
+def make_venv(ctx: BuildContext, tv: ToolVersion, venv: Path) -> None:
+    """A venv of the app's Python, through /app: its python links to
+    /app/.heroku/python/bin/python and works from any build directory."""
+    proc.run(
+        [ctx.python, "-m", "venv", "--without-pip", venv],
+        out=ctx.out,
+        env=ctx.build_env(),
+        on_failure=lambda r: errors.install_package_manager_failed(tv.tool, tv.version, r.output),
+    )
+
+
+def install_from_lock(ctx: BuildContext, tv: ToolVersion, venv: Path, final_venv: Path) -> bool:
+    """The tool's locked dependency set, installed into ``venv`` without pip
+    (see locked_venv); False, saying why, when pip has to do it."""
+    minor = runtime_tag(ctx).removeprefix("python")
+    name = f"{errors.tool_display_name(tv.tool)} {tv.version}"
+    try:
+        plan = locked_venv.plan(ctx, tv.tool, tv.version, app_index(ctx), minor)
+        locked_venv.install(ctx, plan, minor=minor, venv=venv, final_venv=final_venv)
+    except tool_lock.LockUnusable as exc:
+        why = f"{exc}, which {tv.origin} asks for" if tv.origin != BUILDPACK_TOML else str(exc)
+        ctx.out.info(f"Not installing {name} from the buildpack's lock ({why}); using pip")
+        return False
+    except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
+        ctx.out.info(f"Installing {name} from the buildpack's lock did not work ({exc}); using pip")
+        return False
+    return True
 
 
 def app_index(ctx: BuildContext) -> package_index.IndexSettings:
@@ -294,11 +325,8 @@ def _from_index(
     """Fetch ``pin``'s wheel for the runtime ``minor`` and ``install`` it; None,
     saying why and that ``instead`` will do it, when that cannot be done."""
     try:
-        with tempfile.TemporaryDirectory(prefix=f"{pin.project}-wheel-") as tmp:
-            [wheel] = package_index.fetch_pinned(
-                app_index(ctx), [pin], Interpreter.runtime(minor), Path(tmp)
-            )
-            return install(wheel)
+        with tool_fetch.fetched(ctx, tool_fetch.pinned(app_index(ctx), pin, minor)) as wheels:
+            return install(wheels[0])
     except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
         ctx.out.info(f"Fetching {pin.project} from the index did not work ({exc}); using {instead}")
         return None

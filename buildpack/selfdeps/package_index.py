@@ -23,12 +23,14 @@ import html
 import importlib.util
 import os
 import re
+import threading
 import urllib.parse
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from buildpack.runtime import download
 from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
@@ -73,6 +75,15 @@ class WheelLink:
 class Pin:
     project: str
     version: str
+
+
+@dataclass(frozen=True)
+class ExactFile:
+    """One file known in advance by name and sha256 (a tool lock's)."""
+
+    project: str
+    filename: str
+    sha256: str
 
 
 # --- which index ---------------------------------------------------------------------
@@ -203,9 +214,12 @@ def canonical_name(project: str) -> str:
     return re.sub(r"[-_.]+", "-", project).lower()
 
 
-def parse_simple_page(page_url: str, text: str, *, containing: str = "") -> list[WheelLink]:
+def parse_simple_page(
+    page_url: str, text: str, *, containing: str = "", hashless: bool = False
+) -> list[WheelLink]:
     """The wheels a PEP 503 page links to that carry a sha256 fragment
-    (only those whose link contains ``containing``, to skip other releases).
+    (only those whose link contains ``containing``, to skip other releases;
+    with ``hashless``, those without a fragment too, with an empty sha256).
 
     A regular expression, not html.parser: PyPI's pages for packages with
     many binary wheels run to a megabyte, which html.parser takes a tenth
@@ -219,8 +233,12 @@ def parse_simple_page(page_url: str, text: str, *, containing: str = "") -> list
         url, _, fragment = urllib.parse.urljoin(page_url, href).partition("#")
         filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
         algorithm, _, digest = fragment.partition("=")
-        if filename.endswith(".whl") and algorithm == "sha256" and len(digest) == 64:
+        if not filename.endswith(".whl"):
+            continue
+        if algorithm == "sha256" and len(digest) == 64:
             links.append(WheelLink(filename, url, digest.lower()))
+        elif hashless and not fragment:
+            links.append(WheelLink(filename, url, ""))
     return links
 
 
@@ -248,8 +266,11 @@ def find_wheel(index: IndexSettings, pin: Pin, interp: Interpreter) -> WheelLink
     return choose_wheel(links, pin, interp)
 
 
-def fetch_wheel(index: IndexSettings, link: WheelLink, dest_dir: Path) -> Path:
-    """Download ``link`` into ``dest_dir``, checked against the index's sha256."""
+def fetch_wheel(
+    index: IndexSettings, link: WheelLink, dest_dir: Path, *, stop: threading.Event | None = None
+) -> Path:
+    """Download ``link`` into ``dest_dir``, checked against its sha256 (the
+    index's, or a lock's). Once ``stop`` is set, it gives up at the next chunk."""
     dest = dest_dir / link.filename
     if dest.name != link.filename or link.filename.startswith("."):
         raise IndexUnavailable(f"the index names an unusable file: {link.filename!r}")
@@ -257,6 +278,8 @@ def fetch_wheel(index: IndexSettings, link: WheelLink, dest_dir: Path) -> Path:
     try:
         with open(dest, "wb") as f:
             for chunk in _chunks(index, link.url, _MAX_WHEEL_BYTES, "any wheel we expect"):
+                if stop is not None and stop.is_set():
+                    raise IndexUnavailable("the build stopped")
                 digest.update(chunk)
                 f.write(chunk)
     except BaseException:
@@ -264,7 +287,7 @@ def fetch_wheel(index: IndexSettings, link: WheelLink, dest_dir: Path) -> Path:
         raise
     if digest.hexdigest() != link.sha256:
         dest.unlink(missing_ok=True)
-        raise IndexUnavailable(f"{link.filename} does not match the sha256 the index gives")
+        raise IndexUnavailable(f"{link.filename} does not match the sha256 it should have")
     return dest
 
 
@@ -288,11 +311,50 @@ def fetch_pinned(
     return _in_parallel(one, pins)
 
 
-def _in_parallel(action: Callable[[Pin], Path], pins: list[Pin]) -> list[Path]:
-    if len(pins) <= 1:
-        return [action(pin) for pin in pins]
-    with ThreadPoolExecutor(max_workers=min(8, len(pins))) as pool:
-        return list(pool.map(action, pins))
+def find_exact(index: IndexSettings, wanted: ExactFile) -> WheelLink:
+    """The link to ``wanted`` on its project's page. The sha256 is the one
+    given (the page's, if it lists one, must be the same)."""
+    page_url = f"{index.url}/{canonical_name(wanted.project)}/"
+    text = _read_all(index, page_url, _MAX_PAGE_BYTES).decode("utf-8", "replace")
+    version = wanted.filename.split("-")[1] if wanted.filename.count("-") >= 4 else ""
+    for link in parse_simple_page(page_url, text, containing=f"-{version}-", hashless=True):
+        if link.filename != wanted.filename:
+            continue
+        if link.sha256 and link.sha256 != wanted.sha256:
+            raise IndexUnavailable(f"the index's sha256 of {wanted.filename} is not the lock's")
+        return WheelLink(link.filename, link.url, wanted.sha256)
+    raise IndexUnavailable(f"the index has no {wanted.filename}")
+
+
+def fetch_exact(
+    index: IndexSettings,
+    files: list[ExactFile],
+    dest_dir: Path,
+    *,
+    workers: int,
+    stop: threading.Event | None = None,
+) -> list[Path]:
+    """Find and download every file, at most ``workers`` at once, each
+    checked against its sha256; the first failure cancels the rest."""
+    return _in_parallel(
+        lambda wanted: fetch_wheel(index, find_exact(index, wanted), dest_dir, stop=stop),
+        files,
+        workers,
+    )
+
+
+T = TypeVar("T")
+
+
+def _in_parallel(action: Callable[[T], Path], items: list[T], workers: int = 8) -> list[Path]:
+    if len(items) <= 1:
+        return [action(item) for item in items]
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
+    try:
+        return list(pool.map(action, items))
+    finally:
+        # After a failure, what has not started yet never starts.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _open(index: IndexSettings, url: str):  # type: ignore[no-untyped-def]

@@ -6,14 +6,17 @@ Two layouts, both as pip makes them:
   own dependencies, single-binary tools such as uv): the package files at
   the top, ``*.data/scripts`` in ``DIR/bin``.
 - ``install_into_prefix``: like ``pip install`` into a Python's own
-  site-packages (pip itself): console-script launchers in ``bin/`` that run
-  a given interpreter path, an INSTALLER and a RECORD that pip can later
-  upgrade or uninstall from.
+  site-packages (pip itself, a tool's dependencies in its venv):
+  console-script launchers in ``bin/`` that run a given interpreter path
+  (and the wheel's own ``*.data/scripts``, a ``#!python`` line pointed at
+  it), an INSTALLER and a RECORD that pip can later upgrade or uninstall from.
+  Wheels may share a directory (a namespace package such as ``jaraco/``),
+  never a file.
 
 Every member is checked against the wheel's own RECORD (sha256 and size)
 and must stay inside its destination. A wheel this cannot install the way
-pip would (headers, data files, a .pth) raises ``WheelError``; callers then
-run pip.
+pip would (headers, data files, a .pth outside a real site-packages)
+raises ``WheelError``; callers then run pip.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import csv
 import hashlib
 import io
 import os
-import shutil
 import stat
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -87,17 +89,16 @@ def install_into_prefix(
 
     On failure, whatever it wrote is removed again."""
     written: list[tuple[Path, bytes]] = []
+    made: list[Path] = []
     try:
-        _install_into_prefix(wheel, site_packages, scripts_dir, python, python_minor, written)
+        _install_into_prefix(wheel, site_packages, scripts_dir, python, python_minor, written, made)
     except BaseException:
         for path, _ in written:
             path.unlink(missing_ok=True)
-        for top in {
-            p.relative_to(site_packages).parts[0]
-            for p, _ in written
-            if p.is_relative_to(site_packages)
-        }:
-            shutil.rmtree(site_packages / top, ignore_errors=True)
+        # The directories this install made, deepest first: shared ones stay.
+        for directory in reversed(made):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
         raise
     return [path for path, _ in written]
 
@@ -109,38 +110,55 @@ def _install_into_prefix(
     python: str,
     python_minor: str,
     written: list[tuple[Path, bytes]],
+    made: list[Path],
 ) -> None:
     with _reading(wheel) as zf:
         dist_info = _dist_info_dir(zf)
-        members = list(_verified_members(zf))
+        # A .pth in a real site-packages is read at start-up, as pip makes it.
+        members = list(_verified_members(zf, allow_pth=True))
         entry_points = _console_scripts(zf, dist_info)
-    if any(member.scheme == "scripts" for member, _ in members):
-        raise WheelError(f"{wheel.name} ships scripts of its own")
-    # Where nothing is yet: on failure, what was written is removed whole.
-    for top in {member.path.parts[0] for member, _ in members}:
-        if os.path.lexists(site_packages / top):
-            raise WheelError(f"{site_packages / top} is there already")
-    for member, data in members:
-        dest = site_packages / member.path
-        written.append((dest, data))
-        _write(dest, data, _mode(member.info))
     project = dist_info.split("-", 1)[0]
     if project.lower() == "pip":
         # pip gives itself pipX.Y launchers for the Python it is installed into.
         target = entry_points.get("pip")
         if target:
             entry_points[f"pip{python_minor}"] = target
-    for name, target in sorted(entry_points.items()):
-        dest = scripts_dir / name
-        data = launcher(python, target).encode()
+    launchers = [
+        (scripts_dir / name, launcher(python, target).encode())
+        for name, target in sorted(entry_points.items())
+    ]
+    files = [
+        (scripts_dir / member.path, _script(data, python), _SCRIPT_MODE)
+        if member.scheme == "scripts"
+        else (site_packages / member.path, data, _mode(member.info))
+        for member, data in members
+    ]
+    files += [(dest, data, _SCRIPT_MODE) for dest, data in launchers]
+    # Where nothing is yet: on failure, exactly what was written is removed.
+    if os.path.lexists(site_packages / dist_info):
+        raise WheelError(f"{site_packages / dist_info} is there already")
+    for dest, _, _ in files:
+        if os.path.lexists(dest):
+            raise WheelError(f"{dest} is there already")
+    for dest, data, mode in files:
+        _make_parents(dest.parent, made)
         written.append((dest, data))
-        _write(dest, data, _SCRIPT_MODE)
+        _write(dest, data, mode)
     meta = site_packages / dist_info
     for name, data in (("INSTALLER", f"{INSTALLER_NAME}\n".encode()), ("REQUESTED", b"")):
         written.append((meta / name, data))
         _write(meta / name, data, 0o644)
     write_record(meta / "RECORD", site_packages, written)
     written.append((meta / "RECORD", b""))
+
+
+def _script(data: bytes, python: str) -> bytes:
+    """A script of the wheel's own: ``#!python`` names the interpreter (the
+    wheel format's rule, as pip applies it)."""
+    first, newline, rest = data.partition(b"\n")
+    if first.rstrip(b"\r") in (b"#!python", b"#!pythonw"):
+        return b"#!" + python.encode() + newline + rest
+    return data
 
 
 def write_record(
@@ -215,7 +233,9 @@ def _record(zf: zipfile.ZipFile, dist_info: str) -> dict[str, tuple[str, str]]:
     return rows
 
 
-def _verified_members(zf: zipfile.ZipFile) -> Iterator[tuple[_Member, bytes]]:
+def _verified_members(
+    zf: zipfile.ZipFile, *, allow_pth: bool = False
+) -> Iterator[tuple[_Member, bytes]]:
     dist_info = _dist_info_dir(zf)
     data_dir = dist_info[: -len(".dist-info")] + ".data"
     record = _record(zf, dist_info)
@@ -226,7 +246,7 @@ def _verified_members(zf: zipfile.ZipFile) -> Iterator[tuple[_Member, bytes]]:
         if info.is_dir():
             continue
         name = info.filename
-        scheme, path = _place(name, data_dir, root_is_purelib)
+        scheme, path = _place(name, data_dir, root_is_purelib, allow_pth)
         seen.add(name)
         if name == f"{dist_info}/RECORD":
             continue  # the installer writes its own
@@ -242,7 +262,9 @@ def _verified_members(zf: zipfile.ZipFile) -> Iterator[tuple[_Member, bytes]]:
         raise WheelError("the wheel lacks files its RECORD lists")
 
 
-def _place(name: str, data_dir: str, root_is_purelib: bool) -> tuple[str, PurePosixPath]:
+def _place(
+    name: str, data_dir: str, root_is_purelib: bool, allow_pth: bool
+) -> tuple[str, PurePosixPath]:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or "\\" in name or not path.parts:
         raise WheelError(f"unsafe path in wheel: {name!r}")
@@ -252,8 +274,9 @@ def _place(name: str, data_dir: str, root_is_purelib: bool) -> tuple[str, PurePo
         raise WheelError(f"the wheel installs {path.parts[1]} files: {name}")
     else:
         scheme, placed = path.parts[1], PurePosixPath(*path.parts[2:])
-    if scheme != "scripts" and placed.suffix == ".pth" and len(placed.parts) == 1:
-        # Code run at every interpreter start: pip's business, not ours.
+    if scheme != "scripts" and placed.suffix == ".pth" and len(placed.parts) == 1 and not allow_pth:
+        # Read only in a site directory: in a --target directory on sys.path
+        # it would silently do nothing.
         raise WheelError("the wheel installs a .pth file")
     return scheme, placed
 
@@ -275,6 +298,15 @@ def _mode(info: zipfile.ZipInfo) -> int:
     # Keep a member's executable bit (zip keeps Unix modes in the top 16 bits).
     unix = info.external_attr >> 16
     return 0o755 if unix & stat.S_IXUSR else 0o644
+
+
+def _make_parents(directory: Path, made: list[Path]) -> None:
+    """Create ``directory`` and its missing parents, noting each one made."""
+    if directory.is_dir():
+        return
+    _make_parents(directory.parent, made)
+    directory.mkdir()
+    made.append(directory)
 
 
 def _write(dest: Path, data: bytes, mode: int) -> None:

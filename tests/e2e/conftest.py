@@ -11,7 +11,7 @@ from tests.support import sandbox
 from tests.support.builds import require_namespaces
 from tests.support.fault_server import FaultServer
 from tests.support.lockfiles import LockedApps
-from tests.support.loopback_index import build_requirements, make_index
+from tests.support.loopback_index import build_requirements, locked_requirements, make_index
 from tests.support.runtime_mirror import RuntimeArchive
 
 
@@ -42,9 +42,11 @@ def locked_apps(
 def loopback_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultServer]:
     """A package index on loopback (see tests/support/loopback_index.py) with
     what the example builds fetch through pip's index: pip, the buildpack's
-    own libraries, uv, Poetry and Pipenv with their dependencies, and the
-    apps' own. Tests call ``clear()`` before counting its ``hits``."""
+    own libraries, uv, Poetry and Pipenv with their dependencies (and every
+    file of their locks for this interpreter), and the apps' own. Tests
+    call ``clear()`` before counting its ``hits``."""
     wanted = [*build_requirements("uv", "poetry", "pipenv"), "iniconfig==2.1.0"]
-    root = make_index(tmp_path_factory.mktemp("loopback-index"), wanted)
+    exact = locked_requirements("poetry", "pipenv")
+    root = make_index(tmp_path_factory.mktemp("loopback-index"), wanted, exact)
     with FaultServer(root) as server:
         yield server

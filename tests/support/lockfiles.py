@@ -23,6 +23,7 @@ from pip._internal.models.index import PyPI
 
 from buildpack.core.settings import Settings, buildpack_root
 from tests.support.builds import build_env, copy_fixture
+from tests.support.loopback_index import only_this_index
 
 # Poetry's default source asks the index for per-package JSON, which the
 # index the tests use does not serve; the simple API is what pip uses.
@@ -67,6 +68,8 @@ class LockedApps:
     settings: Settings = field(
         default_factory=lambda: Settings.load(buildpack_root() / "buildpack.toml")
     )
+    # Lock and build with this package index alone (see loopback_index).
+    index_url: str | None = None
     _locks: dict[tuple[str, str, str], Path] = field(default_factory=dict)
     _tools: dict[tuple[str, str], Path] = field(default_factory=dict)
 
@@ -79,7 +82,10 @@ class LockedApps:
 
     def build_env(self, **extra: str) -> dict[str, str]:
         """The environment for builds of these apps (and for locking them)."""
-        return build_env(HOME=str(self.home), **extra)
+        env = build_env(HOME=str(self.home), **extra)
+        if self.index_url is not None:
+            env = only_this_index(env, self.index_url, self.root)
+        return env
 
     def app(
         self, fixture: str, dest: Path, manager: str, *, tool_version: str | None = None

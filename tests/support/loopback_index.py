@@ -18,10 +18,13 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from buildpack.core.settings import Settings, buildpack_root
+from buildpack.package_managers import tool_lock
 from buildpack.selfdeps.bootstrap import read_pins, requirements
+from buildpack.selfdeps.wheel_tags import Interpreter
 
 TOML = buildpack_root() / "buildpack.toml"
 FIXTURES = buildpack_root() / "tests" / "fixtures"
@@ -40,11 +43,25 @@ def build_requirements(*tools: str) -> list[str]:
     return wanted + [f"{tool}=={pins[tool]}" for tool in tools]
 
 
-def make_index(root: Path, wanted: list[str]) -> Path:
-    """Download the wheels ``wanted`` needs into ``root`` and index them."""
+def locked_requirements(*tools: str) -> list[str]:
+    """Each package of the tools' locks (tool-locks.json) for this interpreter."""
+    pins = Settings.load(TOML).tools
+    lock = tool_lock.load(tool_lock.lock_path(buildpack_root()))
+    return [
+        f"{f.project}=={f.version}"
+        for tool in tools
+        for f in tool_lock.files_for(lock, tool, pins[tool], Interpreter.running())
+    ]
+
+
+def make_index(root: Path, wanted: list[str], exact: Sequence[str] = ()) -> Path:
+    """Download the wheels ``wanted`` needs, and the ``exact`` ones without
+    their dependencies, into ``root`` and index them."""
     files = root / "files"
     download = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:"]
     subprocess.run([*download, "-d", files, *wanted], check=True)
+    if exact:
+        subprocess.run([*download, "--no-deps", "-d", files, *exact], check=True)
     add_pages(root)
     return root
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from buildpack.core.settings import Settings, buildpack_root
 from buildpack.package_managers import tool_lock
-from buildpack.settings import Settings, buildpack_root
-from buildpack.wheel_tags import Interpreter
+from buildpack.selfdeps.wheel_tags import Interpreter
 
 ROOT = buildpack_root()
 SETTINGS = Settings.load(ROOT / "buildpack.toml")

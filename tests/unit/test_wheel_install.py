@@ -388,18 +388,53 @@ def test_a_wheel_without_entry_points_gets_no_launchers(wheels: Path, prefix: Pr
     assert [p.name for p in prefix.bin.iterdir()] == ["python3.11"]
 
 
-@pytest.mark.parametrize("existing", ["demo", "demo-1.0.dist-info"])
+@pytest.mark.parametrize(
+    "existing", ["demo/__init__.py", "demo-1.0.dist-info/keep.txt", "../../../bin/demo-admin"]
+)
 def test_install_refuses_when_the_package_is_there(
     wheels: Path, prefix: Prefix, existing: str
 ) -> None:
+    """A file of its own, its dist-info or a launcher already there: nothing written."""
     wheel = build_wheel(wheels, "demo", "1.0", DEMO_FILES, console_scripts=DEMO_SCRIPTS)
-    (prefix.site / existing).mkdir()
-    (prefix.site / existing / "keep.txt").write_text("keep\n")
+    (prefix.site / existing).parent.mkdir(parents=True, exist_ok=True)
+    (prefix.site / existing).write_text("keep\n")
     before = _tree(prefix.root)
     with pytest.raises(WheelError, match="is there already"):
         prefix.install(wheel)
     assert _tree(prefix.root) == before
-    assert (prefix.site / existing / "keep.txt").read_text() == "keep\n"
+    assert (prefix.site / existing).read_text() == "keep\n"
+
+
+def test_wheels_share_a_namespace_directory(wheels: Path, prefix: Prefix) -> None:
+    """jaraco.classes and jaraco.context both install into jaraco/; a second
+    wheel that fails half way leaves the first one's files and the shared
+    directory as they were."""
+    first = build_wheel(wheels, "ns.one", "1.0", {"ns/one/__init__.py": b"ONE = 1\n"})
+    prefix.install(first)
+    before = _tree(prefix.root)
+    bad = build_wheel(
+        wheels,
+        "ns.two",
+        "1.0",
+        {"ns/two/__init__.py": b"", "ns/two/z.py": b"good"},
+        stored={"ns/two/z.py": b"evil"},
+    )
+    with pytest.raises(WheelError, match="does not match"):
+        prefix.install(bad)
+    assert _tree(prefix.root) == before
+    prefix.install(build_wheel(wheels, "ns.two", "1.0", {"ns/two/__init__.py": b"TWO = 2\n"}))
+    assert (prefix.site / "ns/one/__init__.py").read_bytes() == b"ONE = 1\n"
+    assert (prefix.site / "ns/two/__init__.py").read_bytes() == b"TWO = 2\n"
+
+
+def test_a_pth_file_goes_into_site_packages_as_pip_puts_it(wheels: Path, prefix: Prefix) -> None:
+    """setuptools' distutils-precedence.pth: read at start-up from a site directory."""
+    wheel = build_wheel(
+        wheels, "demo", "1.0", {"demo.pth": b"import os\n", "demo/__init__.py": b""}
+    )
+    written = prefix.install(wheel)
+    assert (prefix.site / "demo.pth").read_bytes() == b"import os\n"
+    assert prefix.site / "demo.pth" in written
 
 
 def test_a_failure_half_way_leaves_nothing_behind(wheels: Path, prefix: Prefix) -> None:
@@ -425,17 +460,27 @@ def test_a_bad_entry_point_leaves_nothing_behind(wheels: Path, prefix: Prefix) -
     assert _tree(prefix.root) == before
 
 
-def test_a_wheel_with_its_own_scripts_is_refused(wheels: Path, prefix: Prefix) -> None:
+def test_a_wheels_own_scripts_go_to_bin_and_run_the_python(wheels: Path, prefix: Prefix) -> None:
+    """dulwich ships scripts of its own: ``#!python`` names the interpreter, as pip does it."""
     wheel = build_wheel(
         wheels,
         "demo",
         "1.0",
-        {"demo/__init__.py": b"", "demo-1.0.data/scripts/demo-run": b"#!/bin/sh\n"},
+        {
+            "demo/__init__.py": b"",
+            "demo-1.0.data/scripts/demo-run": b"#!python\nimport demo\n",
+            "demo-1.0.data/scripts/demo-sh": b"#!/bin/sh\necho hi\n",
+        },
     )
-    before = _tree(prefix.root)
-    with pytest.raises(WheelError, match="scripts of its own"):
-        prefix.install(wheel)
-    assert _tree(prefix.root) == before
+    written = prefix.install(wheel)
+    assert (prefix.bin / "demo-run").read_bytes() == f"#!{APP_PYTHON}\nimport demo\n".encode()
+    assert (prefix.bin / "demo-sh").read_bytes() == b"#!/bin/sh\necho hi\n"
+    assert _mode(prefix.bin / "demo-run") == 0o755
+    assert {prefix.bin / "demo-run", prefix.bin / "demo-sh"} <= set(written)
+    rows = {row[0]: row for row in prefix.record_rows("demo-1.0.dist-info")}
+    assert rows["../../../bin/demo-run"][1] == sha256_record(
+        f"#!{APP_PYTHON}\nimport demo\n".encode()
+    )
 
 
 def test_add_to_record_appends_unhashed_rows(wheels: Path, prefix: Prefix) -> None:
