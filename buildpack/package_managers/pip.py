@@ -9,7 +9,7 @@ from pathlib import Path
 from buildpack.cache import cache
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext, Deferred
-from buildpack.package_managers import pip_seed, tools
+from buildpack.package_managers import pip_seed, tool_sources, tools
 from buildpack.selfdeps import wheel_install
 
 _ALREADY_SATISFIED = re.compile(r"^(Requirement already satisfied: .+?) in /\S+( \(.*\))?$")
@@ -45,7 +45,7 @@ def install_tool(ctx: BuildContext) -> str:
         return version
     proc.run(
         [
-            *tools.bundled_pip(ctx, ctx.python),
+            *tool_sources.bundled_pip(ctx, ctx.python),
             "install",
             "--disable-pip-version-check",
             *pip_cache_args(ctx),
@@ -56,8 +56,8 @@ def install_tool(ctx: BuildContext) -> str:
         out=ctx.out,
         env=ctx.build_env(),
         cwd=ctx.build_dir,
-        line_filter=tools.shorten_version_list,
-        on_failure=lambda r: tools.install_failure(tv, r.output),
+        line_filter=tool_sources.shorten_version_list,
+        on_failure=lambda r: tool_sources.install_failure(tv, r.output),
     )
     tools.set_install_source(ctx, "pip", "pip")
     pip_seed.save(*seed)
@@ -74,7 +74,7 @@ def install_from_index(ctx: BuildContext, version: str, *, then: Callable[[], No
     installs the app's dependencies; ``then`` runs once that is done.
     """
     with ctx.report.timed("pip_download"):
-        written = tools.install_pip(ctx, ctx.build_python_home, ctx.python, version)
+        written = tool_sources.install_pip(ctx, ctx.build_python_home, ctx.python, version)
     if written is None:
         return False
     record = next(p for p in written if p.name == "RECORD")
