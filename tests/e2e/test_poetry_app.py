@@ -49,12 +49,13 @@ def test_poetry_app_relocates_and_serves(poetry_build, locked_apps):
     assert fields["poetry_version"] == version
     tool_dir = assert_tool_outside_runtime(poetry_build.cache, "poetry", version)
     assert (tool_dir / "bin" / "poetry").is_file()
-    # Poetry was installed by the venv's own pip, fetched from the index, not
-    # by the runtime's bundled pip run from its zip.
-    assert "Fetching pip from the index did not work" not in result.log
-    [pip_dist] = tool_dir.glob("venv/lib/python3*/site-packages/pip-*.dist-info")
-    assert pip_dist.name == f"pip-{locked_apps.settings.tools['pip']}.dist-info"
-    assert (pip_dist / "INSTALLER").read_text() == f"{wheel_install.INSTALLER_NAME}\n"
+    # Poetry and its dependencies came from the buildpack's lock, unpacked
+    # by the buildpack's wheel installer: no pip ran, none is in the venv.
+    assert fields["poetry_install_source"] == "index", result.log
+    site = next(tool_dir.glob("venv/lib/python3*/site-packages"))
+    [dist] = site.glob("poetry-*.dist-info")
+    assert (dist / "INSTALLER").read_text() == f"{wheel_install.INSTALLER_NAME}\n"
+    assert not list(site.glob("pip-*.dist-info"))
 
 
 def test_stale_poetry_lock_fails_clearly(tmp_path, poetry_build, locked_apps, mirror_url):

@@ -12,6 +12,7 @@ import pytest
 
 from buildpack.cache import cache_tree
 from buildpack.core import errors
+from buildpack.core.settings import buildpack_root
 from buildpack.package_managers import pipenv, poetry, select, tool_sources, tools, uv
 from buildpack.slug_env import envfiles
 from tests.unit.ctx_factory import link_python_home, make_ctx
@@ -510,3 +511,51 @@ def test_a_venv_tool_in_a_long_cache_path_runs_after_the_rename(tmp_path):
     assert version in out.stdout
     assert tools._venv_tool_usable(tool_dir, "pipenv")
     assert [p.name for p in tool_dir.parent.iterdir() if ".partial-" in p.name] == []
+
+
+# --- Poetry and Pipenv from the buildpack's lock ------------------------------------------
+
+
+def _runtime_ctx(tmp_path, **environ):
+    """A context whose runtime is this interpreter's, with the real
+    buildpack (its tool-locks.json) and the configured package index."""
+    c = make_ctx(tmp_path, environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **environ})
+    c.ctx.buildpack_dir = buildpack_root()
+    link_python_home(c.ctx, Path(sys.base_prefix))
+    c.ctx.arch = "amd64"
+    return c
+
+
+def _run_tool(c, tool: str) -> str:
+    [tool_dir] = (c.ctx.cache_dir / ".heroku" / "tools").glob(f"{tool}-*")
+    env = {**os.environ, "PATH": f"{c.ctx.python_home}/bin:{os.environ['PATH']}"}
+    out = subprocess.run(
+        [tool_dir / "bin" / tool, "--version"], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def test_pipenv_is_installed_from_the_lock_without_pip(tmp_path):
+    c = _runtime_ctx(tmp_path)
+    version = c.ctx.settings.tools["pipenv"]
+    assert pipenv.install_tool(c.ctx) == version
+    assert c.ctx.report.fields["pipenv_install_source"] == "index", c.log
+    assert "using pip" not in c.log
+    assert f"pipenv, version {version}" in _run_tool(c, "pipenv")
+    [site] = (c.ctx.cache_dir / ".heroku" / "tools").glob(
+        "pipenv-*/venv/lib/python3*/site-packages"
+    )
+    assert not list(site.glob("pip-*.dist-info"))
+    assert (site / "distutils-precedence.pth").is_file()  # setuptools', as pip puts it
+
+
+def test_a_version_the_lock_lacks_is_installed_by_pip_and_the_log_says_why(tmp_path):
+    c = _runtime_ctx(tmp_path, BUILDPACK_PIPENV_VERSION="2026.10.2")
+    assert pipenv.install_tool(c.ctx) == "2026.10.2"
+    assert (
+        "Not installing Pipenv 2026.10.2 from the buildpack's lock (the buildpack has no lock "
+        "of pipenv 2026.10.2, which BUILDPACK_PIPENV_VERSION asks for); using pip"
+    ) in c.log
+    assert c.ctx.report.fields["pipenv_install_source"] == "pip"
+    assert "pipenv, version 2026.10.2" in _run_tool(c, "pipenv")
