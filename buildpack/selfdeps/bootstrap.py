@@ -15,6 +15,7 @@ for anything that path cannot do.
 from __future__ import annotations
 
 import compileall
+import contextlib
 import hashlib
 import os
 import platform
@@ -33,6 +34,8 @@ from buildpack.selfdeps.wheel_tags import Interpreter
 
 DEPS_DIR = Path(".heroku/buildpack-deps")
 _COMPLETE = ".complete"
+# How much the background fetch yields the CPU to the build (the most there is).
+_NICENESS = 19
 # Installer settings a user may need for a private or mirrored index.
 INDEX_VARS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_CERT")
 
@@ -232,6 +235,12 @@ def fetch_main(argv: list[str]) -> int:
     and unpack each pinned wheel into PARTIAL, and compile it as FINAL, where
     it will be. Exit 0, or 1 with the reason on the last line."""
     partial, final, url, cafile, trusted, *pins = argv
+    # Nothing waits for this until the end of the build, while the runtime
+    # install and the app's installer, which every later step waits for,
+    # need the CPU now: this takes what they leave (its compileall alone
+    # made a cold build's runtime install take 3x as long on 2 CPUs).
+    with contextlib.suppress(OSError):
+        os.nice(_NICENESS)
     index = package_index.IndexSettings(url, cafile or None, frozenset(trusted.split()))
     target = Path(partial)
     wheels = target / ".wheels"

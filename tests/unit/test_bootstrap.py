@@ -212,3 +212,23 @@ def test_abandon_stops_the_fetch_and_removes_its_partial(tmp_path, index: Index)
         assert time.monotonic() - started < 5
     assert deps._fetch is not None and deps._fetch._proc.poll() is not None
     assert list(deps.target.parent.iterdir()) == []
+
+
+def test_the_background_fetch_yields_the_cpu_to_the_build(tmp_path):
+    """Its work is needed only at the end; the runtime install is not."""
+    with FaultServer(tmp_path) as stalled:
+        stalled.add("/simple/bpdemo/", Fault("stall", seconds=10, times=None))
+        deps, _log = _deps(tmp_path, stalled.url + "/simple", {"bpdemo": "1.0"})
+        deps.start([])
+        try:
+            for _ in range(500):
+                if stalled.hits["/simple/bpdemo/"]:
+                    break
+                time.sleep(0.02)
+            assert deps._fetch is not None
+            pid = deps._fetch._proc.pid
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            niceness = int(stat[stat.rfind(")") + 2 :].split()[16])
+            assert niceness == min(19, os.nice(0) + bootstrap._NICENESS)
+        finally:
+            deps.abandon()
