@@ -11,7 +11,6 @@ from buildpack.app.python_version import choose_python_version
 from buildpack.cache.cache import BuildCache
 from buildpack.cache.cache_key import build_key
 from buildpack.core.context import BuildContext, Deferred
-from buildpack.package_managers import prefetch
 from buildpack.relocation import audit, boot_script, records, shebangs
 from buildpack.runtime import runtime
 from buildpack.slug_env import dyno_env, envfiles
@@ -49,7 +48,10 @@ def compile_app(ctx: BuildContext) -> None:
         if runtime.is_installed(ctx.build_python_home):
             ctx.out.step(f"Using the cached Python {choice.version} runtime")
         else:
-            # The package manager's files come from the index meanwhile.
+            # The package manager's files come from the index meanwhile
+            # (imported here: a rebuild with its runtime cached needs none of it).
+            from buildpack.package_managers import prefetch
+
             prefetch.start(ctx, manager, choice.version)
             ctx.deferred.append(Deferred(finish=ctx.close_tool_fetch, stop=ctx.close_tool_fetch))
             ctx.out.step(f"Installing Python {choice.version}")

@@ -97,15 +97,21 @@ def _build(
     from buildpack.core.context import BuildContext
     from buildpack.core.settings import Settings
 
+    settings = Settings.load(root / "buildpack.toml")
     deps = bootstrap.prepare(
-        buildpack_dir=root, cache_dir=cache_dir, config=config, environ=os.environ, out=out
+        buildpack_dir=root,
+        cache_dir=cache_dir,
+        config=config,
+        environ=os.environ,
+        out=out,
+        pins=settings.buildpack_dependencies,
     )
     ctx = BuildContext(
         build_dir=build_dir,
         cache_dir=cache_dir,
         env_dir=env_dir,
         buildpack_dir=root,
-        settings=Settings.load(root / "buildpack.toml"),
+        settings=settings,
         out=out,
         report=report,
         config=config,

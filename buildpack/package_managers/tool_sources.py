@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext
-from buildpack.package_managers import locked_venv, tool_fetch, tool_lock
-from buildpack.selfdeps import bootstrap, package_index, wheel_install
+from buildpack.selfdeps import bootstrap
 
+# The fetching and unpacking modules are imported by the functions that
+# fetch: a rebuild with every tool cached loads none of them.
 if TYPE_CHECKING:
     from buildpack.package_managers.tools import ToolVersion
+    from buildpack.selfdeps import package_index
 
 T = TypeVar("T")
 
@@ -49,6 +51,9 @@ def install_from_lock(
     """The tool's locked dependency set for the runtime ``minor``, installed
     into ``venv`` without pip (see locked_venv); False, saying why, when pip
     has to do it."""
+    from buildpack.package_managers import locked_venv, tool_lock
+    from buildpack.selfdeps import package_index, wheel_install
+
     name = f"{errors.tool_display_name(tv.tool)} {tv.version}"
     try:
         plan = locked_venv.plan(ctx, tv.tool, tv.version, app_index(ctx), minor)
@@ -65,6 +70,8 @@ def install_from_lock(
 
 def app_index(ctx: BuildContext) -> package_index.IndexSettings:
     """The index the app's pip would use (raises IndexUnavailable)."""
+    from buildpack.selfdeps import package_index
+
     return package_index.pip_index(
         ctx.build_env(),
         pip_wheel=bootstrap.find_pip_wheel([ctx.build_python_home]),
@@ -76,6 +83,8 @@ def unpack_from_index(ctx: BuildContext, tv: ToolVersion, partial: Path, minor: 
     """``pip install --no-deps --target partial tool==version`` for the
     runtime ``minor`` without running pip (see selfdeps.package_index);
     False, with ``partial`` empty, when pip has to do it."""
+    from buildpack.selfdeps import package_index, wheel_install
+
     written = _from_index(
         ctx,
         package_index.Pin(tv.tool, tv.version),
@@ -100,6 +109,8 @@ def install_pip(
     ``python_home``'s site-packages with launchers that run ``python``,
     without running a pip. The files written, or None (with nothing
     written) when a pip has to do it."""
+    from buildpack.selfdeps import package_index, wheel_install
+
     found = sorted(python_home.glob("lib/python3*/site-packages"))
     if len(found) != 1:
         ctx.out.info(f"{python_home} has no single site-packages; using the bundled pip")
@@ -135,6 +146,9 @@ def _from_index(
 ) -> T | None:
     """Fetch ``pin``'s wheel for the runtime ``minor`` and ``install`` it; None,
     saying why and that ``instead`` will do it, when that cannot be done."""
+    from buildpack.package_managers import tool_fetch
+    from buildpack.selfdeps import package_index, wheel_install
+
     try:
         with tool_fetch.fetched(ctx, tool_fetch.pinned(app_index(ctx), pin, minor)) as wheels:
             return install(wheels[0])

@@ -14,21 +14,35 @@ import hashlib
 import http.client
 import socket
 import ssl
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from buildpack.core import errors
 
-try:
-    import requests
-    import urllib3
-except ImportError:  # first build on a pip-less host: urllib does the job
-    requests = None  # type: ignore[assignment]
-    urllib3 = None  # type: ignore[assignment]
+
+def _requests() -> Any:
+    """The requests module, if it can be imported now, else None.
+
+    Looked for when a download starts, not when this module is imported:
+    the buildpack's own libraries may be put on sys.path later in the
+    process, and a build that downloads nothing (an unchanged rebuild)
+    should not spend a tenth of a second importing them.
+    """
+    try:
+        import requests
+    except ImportError:
+        return None
+    return requests
+
+
+def _urllib3() -> Any:
+    return sys.modules.get("urllib3")
+
 
 Transport = Literal["auto", "requests", "urllib"]
 
@@ -131,6 +145,7 @@ def open_url(
         return _open_file(url, timeouts)
     if scheme not in ("http", "https"):
         raise errors.runtime_url_invalid(url)
+    requests = _requests() if transport != "urllib" else None
     if transport == "requests" or (transport == "auto" and requests is not None):
         if requests is None:
             raise RuntimeError("the requests transport was asked for but is not installed")
@@ -174,6 +189,7 @@ def _open_file(url: str, timeouts: Timeouts) -> Response:
 
 
 def _open_requests(url: str, timeouts: Timeouts, cafile: str | None = None) -> Response:
+    requests = _requests()
     assert requests is not None
     exc_mod = requests.exceptions
     try:
@@ -195,7 +211,7 @@ def _open_requests(url: str, timeouts: Timeouts, cafile: str | None = None) -> R
         resp.url,
         lambda n: resp.raw.read(n, decode_content=True),
         length=_length(resp.headers),
-        errors_=(urllib3.exceptions.HTTPError, exc_mod.RequestException, OSError),
+        errors_=(_urllib3().exceptions.HTTPError, exc_mod.RequestException, OSError),
         timeouts=timeouts,
     )
     return Response(
@@ -289,6 +305,7 @@ def _describe(exc: BaseException, timeouts: Timeouts, phase: str) -> str:
         if isinstance(e, OSError) and e.strerror and not isinstance(e, TimeoutError):
             return e.strerror.lower() if e.strerror[:1].isupper() else e.strerror
     if any(_is_timeout(e) for e in chain):
+        requests = sys.modules.get("requests")
         connect = phase == "connect" or (
             requests is not None and isinstance(exc, requests.exceptions.ConnectTimeout)
         )
@@ -324,6 +341,7 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return True
+    requests, urllib3 = sys.modules.get("requests"), _urllib3()
     if requests is not None and isinstance(exc, requests.exceptions.Timeout):
         return True
     return urllib3 is not None and isinstance(exc, urllib3.exceptions.TimeoutError)

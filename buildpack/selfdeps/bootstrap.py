@@ -23,14 +23,16 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from buildpack.cache import cache_tree
 from buildpack.core import errors, proc
 from buildpack.core.config_vars import ConfigVars, lookup
 from buildpack.core.output import Output
 from buildpack.core.settings import parse_toml
-from buildpack.selfdeps import package_index, wheel_install
-from buildpack.selfdeps.wheel_tags import Interpreter
+
+if TYPE_CHECKING:
+    from buildpack.selfdeps import package_index
 
 DEPS_DIR = Path(".heroku/buildpack-deps")
 _COMPLETE = ".complete"
@@ -83,6 +85,8 @@ def pip_command(pip_wheel: Path | None) -> list[str] | None:
 
 
 def pins_for_this_interpreter(pins: Mapping[str, str]) -> list[package_index.Pin]:
+    from buildpack.selfdeps import package_index
+
     return [
         package_index.Pin(name, version)
         for name, version in sorted(pins.items())
@@ -103,10 +107,17 @@ class Dependencies:
     """
 
     def __init__(
-        self, *, buildpack_dir: Path, cache_dir: Path, env: dict[str, str], out: Output
+        self,
+        *,
+        buildpack_dir: Path,
+        cache_dir: Path,
+        env: dict[str, str],
+        out: Output,
+        pins: Mapping[str, str] | None = None,
     ) -> None:
         self.buildpack_dir = buildpack_dir
-        self.pins = read_pins(buildpack_dir / "buildpack.toml")
+        # The pins from buildpack.toml (read here unless the caller has them).
+        self.pins = dict(pins) if pins is not None else read_pins(buildpack_dir / "buildpack.toml")
         self.target = deps_dir_for(cache_dir, self.pins)
         self._env = env
         self._out = out
@@ -128,6 +139,9 @@ class Dependencies:
         """Fetch them in the background, if the index to use is known yet."""
         if self.started:
             return
+        # Imported here: a build whose libraries are cached never fetches.
+        from buildpack.selfdeps import package_index
+
         try:
             index = package_index.pip_index(
                 self._env, pip_wheel=find_pip_wheel(pip_wheel_homes), site_prefix=Path(sys.prefix)
@@ -241,6 +255,9 @@ def fetch_main(argv: list[str]) -> int:
     # made a cold build's runtime install take 3x as long on 2 CPUs).
     with contextlib.suppress(OSError):
         os.nice(_NICENESS)
+    from buildpack.selfdeps import package_index, wheel_install
+    from buildpack.selfdeps.wheel_tags import Interpreter
+
     index = package_index.IndexSettings(url, cafile or None, frozenset(trusted.split()))
     target = Path(partial)
     wheels = target / ".wheels"
@@ -270,13 +287,16 @@ def prepare(
     config: ConfigVars,
     environ: Mapping[str, str],
     out: Output,
+    pins: Mapping[str, str] | None = None,
 ) -> Dependencies:
     env = {k: v for k, v in environ.items() if not k.startswith("PYTHON")}
     for name in INDEX_VARS:
         value = lookup(name, config, environ)
         if value:
             env[name] = value
-    return Dependencies(buildpack_dir=buildpack_dir, cache_dir=cache_dir, env=env, out=out)
+    return Dependencies(
+        buildpack_dir=buildpack_dir, cache_dir=cache_dir, env=env, out=out, pins=pins
+    )
 
 
 def _install_with_pip(

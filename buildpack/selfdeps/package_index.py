@@ -30,10 +30,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from buildpack.runtime import download
 from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from buildpack.runtime.transports import Response
 
 # The href of each <a> tag, however it is quoted.
 _ANCHOR_HREF = re.compile(
@@ -357,7 +361,10 @@ def _in_parallel(action: Callable[[T], Path], items: list[T], workers: int = 8) 
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _open(index: IndexSettings, url: str):  # type: ignore[no-untyped-def]
+def _open(index: IndexSettings, url: str) -> AbstractContextManager[Response]:
+    # Imported here: a build that fetches nothing need not load the transports.
+    from buildpack.runtime import download
+
     if not is_secure(url, index.trusted_hosts):
         raise IndexUnavailable(f"{url} is neither https nor a trusted host")
     return download.fetch_stream(
@@ -377,6 +384,8 @@ def _read_all(index: IndexSettings, url: str, limit: int) -> bytes:
 
 def _chunks(index: IndexSettings, url: str, limit: int, what: str) -> Iterator[bytes]:
     """The body of ``url``, refused past ``limit`` bytes ("larger than ``what``")."""
+    from buildpack.runtime import download
+
     size = 0
     try:
         with _open(index, url) as response:
