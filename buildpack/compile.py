@@ -44,16 +44,19 @@ def compile_app(ctx: BuildContext) -> None:
 
     with ctx.report.timed("cache_restore"):
         cache.restore(ctx, build_key(ctx, manager, choice.version))
+    cached_runtime = runtime.is_installed(ctx.build_python_home)
+    if not cached_runtime:
+        # The package manager's files come from the index while the runtime
+        # installs (imported here: a rebuild with its runtime cached needs
+        # none of it). The build closes the fetch however it ends.
+        from buildpack.package_managers import prefetch
+
+        ctx.deferred.append(Deferred(finish=ctx.close_tool_fetch, stop=ctx.close_tool_fetch))
+        prefetch.start(ctx, manager, choice.version)
     with ctx.report.timed("python_install"):
-        if runtime.is_installed(ctx.build_python_home):
+        if cached_runtime:
             ctx.out.step(f"Using the cached Python {choice.version} runtime")
         else:
-            # The package manager's files come from the index meanwhile
-            # (imported here: a rebuild with its runtime cached needs none of it).
-            from buildpack.package_managers import prefetch
-
-            prefetch.start(ctx, manager, choice.version)
-            ctx.deferred.append(Deferred(finish=ctx.close_tool_fetch, stop=ctx.close_tool_fetch))
             ctx.out.step(f"Installing Python {choice.version}")
             runtime.install(ctx, choice.version, ubuntu)
     runtime.link_into_app(ctx)

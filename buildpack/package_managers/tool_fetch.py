@@ -35,9 +35,11 @@ from buildpack.selfdeps import package_index
 from buildpack.selfdeps.wheel_tags import Interpreter
 
 WORKERS = 4
-# How long ``close`` waits for a download that is stuck in a read: it ends
-# at its next chunk or its read timeout, whichever is first.
-_STOP_WAIT_SECONDS = 30.0
+# How long ``close`` waits for the downloads to see the stop: each ends at
+# its next chunk. One stuck in a read is left to its read timeout, in a
+# daemon thread whose files go with the build's TMPDIR: a failed build must
+# say why now, not once the index answers.
+_STOP_WAIT_SECONDS = 5.0
 
 Job = Callable[[Path, threading.Event], list[Path]]
 

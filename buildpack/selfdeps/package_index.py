@@ -340,11 +340,13 @@ def fetch_exact(
 ) -> list[Path]:
     """Find and download every file, at most ``workers`` at once, each
     checked against its sha256; the first failure cancels the rest."""
-    return _in_parallel(
-        lambda wanted: fetch_wheel(index, find_exact(index, wanted), dest_dir, stop=stop),
-        files,
-        workers,
-    )
+
+    def one(wanted: ExactFile) -> Path:
+        if stop is not None and stop.is_set():
+            raise IndexUnavailable("the build stopped")
+        return fetch_wheel(index, find_exact(index, wanted), dest_dir, stop=stop)
+
+    return _in_parallel(one, files, workers)
 
 
 T = TypeVar("T")
