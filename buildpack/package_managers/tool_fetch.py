@@ -3,99 +3,82 @@
 The runtime archive and the package manager's files (the pinned pip or uv
 wheel; the locked dependency set of Poetry or Pipenv) come from different
 servers and need nothing from each other, so ``start`` begins fetching the
-files in a background thread before the runtime is installed, into a
-temporary directory of the build's own. The install step later takes them
-with ``files``, once the runtime is in place; if nothing was started for
-exactly those files from that index (the index was not known before the
-runtime, or the tool is cached), ``files`` fetches them there and then, the
-same way.
+files before the runtime is installed, into a temporary directory of the
+build's own. The install step later takes them with ``fetched``, once the
+runtime is in place; if nothing was started for exactly those files from
+that index (the index was not known before the runtime, or the tool is
+cached), ``fetched`` fetches them there and then, the same way.
 
-The background never writes to the build log: whatever went wrong is
-raised from ``files``, where the install step says it in order. At most
-``WORKERS`` downloads run at once, on connections of their own, so a slow
-runtime mirror and the index do not wait for each other. ``close`` stops
-what is still running and removes the directory, whether the build goes on
-or failed.
+The background fetch is a child process at the lowest priority (as the
+buildpack's own libraries are fetched): unpacking the runtime is the step
+every later one waits for, and in this process its extraction would also
+wait for the fetch's Python code to let go of the interpreter. The child
+never writes to the build log: whatever went wrong is raised from
+``fetched``, where the install step says it in order. At most ``WORKERS``
+downloads run at once, on connections of their own, so a slow runtime
+mirror and the index do not wait for each other. ``close`` stops the child
+and removes the directory, whether the build goes on or failed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import shutil
+import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from buildpack.core import proc
 from buildpack.core.context import BuildContext
+from buildpack.core.output import Output
+from buildpack.core.settings import buildpack_root
 from buildpack.package_managers import tool_lock
 from buildpack.selfdeps import package_index
 from buildpack.selfdeps.wheel_tags import Interpreter
 
 WORKERS = 4
-# How long ``close`` waits for the downloads to see the stop: each ends at
-# its next chunk. One stuck in a read is left to its read timeout, in a
-# daemon thread whose files go with the build's TMPDIR: a failed build must
-# say why now, not once the index answers.
-_STOP_WAIT_SECONDS = 5.0
-
-Job = Callable[[Path, threading.Event], list[Path]]
+# The fetch waits for nothing but the network; the build needs the CPU.
+_NICENESS = 19
+# Run as ``python -I -c``: -I keeps the app's and the user's Python
+# settings out, so the package's path comes as an argument.
+_FETCH_SCRIPT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from buildpack.package_managers.tool_fetch import fetch_main; "
+    "sys.exit(fetch_main(sys.argv[2:]))"
+)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What to fetch: ``key`` names the files and the index they come from."""
+    """What to fetch, and from where: pinned wheels (project, version, minor)
+    to find on the index, and exact files (project, filename, sha256)."""
 
-    key: str
-    job: Job = field(compare=False)
+    index: package_index.IndexSettings
+    pins: tuple[tuple[str, str, str], ...] = ()
+    files: tuple[tuple[str, str, str], ...] = ()
 
+    def to_json(self) -> str:
+        index = [self.index.url, self.index.cafile, sorted(self.index.trusted_hosts)]
+        return json.dumps({"index": index, "pins": self.pins, "files": self.files})
 
-class Fetch:
-    """One plan's files, being fetched in a background thread."""
-
-    def __init__(self, plan: Plan) -> None:
-        self.key = plan.key
-        self.dir = Path(tempfile.mkdtemp(prefix="tool-wheels-"))
-        self.started = time.monotonic()
-        self.seconds: float | None = None  # how long the fetch took, once done
-        self._job = plan.job
-        self._stop = threading.Event()
-        self._files: list[Path] = []
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="tool-fetch", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._files = self._job(self.dir, self._stop)
-        except BaseException as exc:  # handed to the caller of result()
-            self._error = exc
-        finally:
-            self.seconds = round(time.monotonic() - self.started, 3)
-
-    def result(self) -> list[Path]:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._files
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=_STOP_WAIT_SECONDS)
-        shutil.rmtree(self.dir, ignore_errors=True)
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        data = json.loads(text)
+        url, cafile, trusted = data["index"]
+        index = package_index.IndexSettings(url, cafile, frozenset(trusted))
+        pins = tuple(tuple(p) for p in data["pins"])
+        files = tuple(tuple(f) for f in data["files"])
+        return cls(index, pins, files)  # type: ignore[arg-type]
 
 
 def pinned(index: package_index.IndexSettings, pin: package_index.Pin, minor: str) -> Plan:
     """The wheel of ``pin`` for the runtime ``minor`` (pip, uv)."""
-    interp = Interpreter.runtime(minor)
-
-    def job(dest: Path, stop: threading.Event) -> list[Path]:
-        link = package_index.find_wheel(index, pin, interp)
-        return [package_index.fetch_wheel(index, link, dest, stop=stop)]
-
-    return Plan(f"{pin.project}=={pin.version} python{minor} {index}", job)
+    return Plan(index, pins=((pin.project, pin.version, minor),))
 
 
 def locked(
@@ -104,41 +87,111 @@ def locked(
     """Every wheel of ``tool``'s locked dependency set for the runtime ``minor``
     (raises LockUnusable when the lock has none)."""
     files = tool_lock.files_for(lock, tool, version, Interpreter.runtime(minor))
-    exact = [package_index.ExactFile(f.project, f.filename, f.sha256) for f in files]
+    return Plan(index, files=tuple((f.project, f.filename, f.sha256) for f in files))
 
-    def job(dest: Path, stop: threading.Event) -> list[Path]:
-        return package_index.fetch_exact(index, exact, dest, workers=WORKERS, stop=stop)
 
-    return Plan(f"{tool}=={version} locked python{minor} {index}", job)
+def fetch_into(plan: Plan, dest: Path) -> list[Path]:
+    """Fetch every file of ``plan`` into ``dest`` (raises IndexUnavailable)."""
+    paths = []
+    for project, version, minor in plan.pins:
+        pin = package_index.Pin(project, version)
+        link = package_index.find_wheel(plan.index, pin, Interpreter.runtime(minor))
+        paths.append(package_index.fetch_wheel(plan.index, link, dest))
+    exact = [package_index.ExactFile(*f) for f in plan.files]
+    return paths + package_index.fetch_exact(plan.index, exact, dest, workers=WORKERS)
+
+
+def fetch_main(argv: list[str]) -> int:
+    """``PLAN_JSON DEST``: fetch the plan's files into DEST and print their
+    names, one a line; exit 1 with the reason on the last line."""
+    with contextlib.suppress(OSError):
+        os.nice(_NICENESS)
+    plan, dest = Plan.from_json(argv[0]), Path(argv[1])
+    try:
+        paths = fetch_into(plan, dest)
+    except (package_index.IndexUnavailable, OSError) as exc:
+        print(exc)
+        return 1
+    print("\n".join(path.name for path in paths))
+    return 0
+
+
+class Fetch:
+    """One plan's files, being fetched by a child process."""
+
+    def __init__(self, plan: Plan, env: dict[str, str]) -> None:
+        self.plan = plan
+        self.dir = Path(tempfile.mkdtemp(prefix="tool-wheels-"))
+        self.started = time.monotonic()
+        self.seconds: float | None = None  # how long the fetch took, once done
+        args = [sys.executable, "-I", "-c", _FETCH_SCRIPT, str(buildpack_root())]
+        self._child: proc.Background | None = proc.start(
+            [*args, plan.to_json(), str(self.dir)], env=env
+        )
+
+    def result(self) -> list[Path]:
+        assert self._child is not None, "result() after close()"
+        done = self._child.finish(out=Output(), show=False)
+        self._child = None
+        self.seconds = round(time.monotonic() - self.started, 3)
+        lines = done.output.strip().splitlines()
+        if done.returncode != 0:
+            reason = lines[-1] if lines else f"exit status {done.returncode}"
+            raise package_index.IndexUnavailable(reason)
+        paths = [self.dir / name for name in lines]
+        if not all(path.is_file() and path.parent == self.dir for path in paths):
+            raise package_index.IndexUnavailable(
+                f"the fetch reported files it did not write: {lines}"
+            )
+        return paths
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def start(ctx: BuildContext, plan: Plan) -> None:
     """Begin fetching ``plan`` for a later ``fetched``; the build closes it
     (``BuildContext.close_tool_fetch``)."""
     ctx.close_tool_fetch()
-    ctx.tool_fetch = Fetch(plan)
+    ctx.tool_fetch = Fetch(plan, _child_env(ctx))
+
+
+def _child_env(ctx: BuildContext) -> dict[str, str]:
+    # The index settings are in the plan; the rest (proxies, certificates
+    # through SSL_CERT_FILE...) is the build's own environment.
+    return {k: v for k, v in ctx.environ.items() if not k.startswith("PYTHON")}
 
 
 @contextlib.contextmanager
 def fetched(ctx: BuildContext, plan: Plan) -> Iterator[list[Path]]:
     """The files of ``plan``: from the fetch ``start`` began, or fetched now.
 
-    They are removed when the block ends. Raises what the fetch raised
-    (IndexUnavailable...). The report says how long the fetch took, whether
-    it ran beside the runtime install, and how long the build waited for it.
+    They are removed when the block ends. Raises IndexUnavailable when they
+    cannot be had. The report says how long the fetch took, whether it ran
+    beside the runtime install, and how long the build waited for it.
     """
     fetch = ctx.tool_fetch
-    overlapped = fetch is not None and fetch.key == plan.key
-    if fetch is None or not overlapped:
-        fetch = Fetch(plan)
-    else:
-        ctx.tool_fetch = None  # this block closes it
     waiting = time.monotonic()
-    try:
-        paths = fetch.result()
-        ctx.report.set("package_manager_fetch_overlapped", overlapped)
-        ctx.report.set("package_manager_fetch_duration", fetch.seconds)
-        ctx.report.set("package_manager_fetch_wait_duration", round(time.monotonic() - waiting, 3))
+    if fetch is not None and fetch.plan == plan:
+        ctx.tool_fetch = None  # this block closes it
+        try:
+            paths = fetch.result()
+            _say(ctx, True, fetch.seconds, waiting)
+            yield paths
+        finally:
+            fetch.close()
+        return
+    # Nothing else runs now: fetched here, with no child to start.
+    with tempfile.TemporaryDirectory(prefix="tool-wheels-") as tmp:
+        paths = fetch_into(plan, Path(tmp))
+        _say(ctx, False, round(time.monotonic() - waiting, 3), waiting)
         yield paths
-    finally:
-        fetch.close()
+
+
+def _say(ctx: BuildContext, overlapped: bool, seconds: float | None, waiting: float) -> None:
+    ctx.report.set("package_manager_fetch_overlapped", overlapped)
+    ctx.report.set("package_manager_fetch_duration", seconds)
+    ctx.report.set("package_manager_fetch_wait_duration", round(time.monotonic() - waiting, 3))

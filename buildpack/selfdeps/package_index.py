@@ -23,7 +23,6 @@ import html
 import importlib.util
 import os
 import re
-import threading
 import urllib.parse
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -270,11 +269,9 @@ def find_wheel(index: IndexSettings, pin: Pin, interp: Interpreter) -> WheelLink
     return choose_wheel(links, pin, interp)
 
 
-def fetch_wheel(
-    index: IndexSettings, link: WheelLink, dest_dir: Path, *, stop: threading.Event | None = None
-) -> Path:
+def fetch_wheel(index: IndexSettings, link: WheelLink, dest_dir: Path) -> Path:
     """Download ``link`` into ``dest_dir``, checked against its sha256 (the
-    index's, or a lock's). Once ``stop`` is set, it gives up at the next chunk."""
+    index's, or a lock's)."""
     dest = dest_dir / link.filename
     if dest.name != link.filename or link.filename.startswith("."):
         raise IndexUnavailable(f"the index names an unusable file: {link.filename!r}")
@@ -282,8 +279,6 @@ def fetch_wheel(
     try:
         with open(dest, "wb") as f:
             for chunk in _chunks(index, link.url, _MAX_WHEEL_BYTES, "any wheel we expect"):
-                if stop is not None and stop.is_set():
-                    raise IndexUnavailable("the build stopped")
                 digest.update(chunk)
                 f.write(chunk)
     except BaseException:
@@ -331,22 +326,13 @@ def find_exact(index: IndexSettings, wanted: ExactFile) -> WheelLink:
 
 
 def fetch_exact(
-    index: IndexSettings,
-    files: list[ExactFile],
-    dest_dir: Path,
-    *,
-    workers: int,
-    stop: threading.Event | None = None,
+    index: IndexSettings, files: list[ExactFile], dest_dir: Path, *, workers: int
 ) -> list[Path]:
     """Find and download every file, at most ``workers`` at once, each
     checked against its sha256; the first failure cancels the rest."""
-
-    def one(wanted: ExactFile) -> Path:
-        if stop is not None and stop.is_set():
-            raise IndexUnavailable("the build stopped")
-        return fetch_wheel(index, find_exact(index, wanted), dest_dir, stop=stop)
-
-    return _in_parallel(one, files, workers)
+    return _in_parallel(
+        lambda wanted: fetch_wheel(index, find_exact(index, wanted), dest_dir), files, workers
+    )
 
 
 T = TypeVar("T")

@@ -11,6 +11,7 @@ own runtime mirror, either of which misbehaves on purpose.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,8 +54,10 @@ def _box(tmp_path: Path, warm_cache: Path, locked_apps: LockedApps, manager: str
     )
     if manager == "poetry":
         add_poetry_source(box.app)
-    lockfile = locked_apps.lockfile(f"{manager}_app", manager, locked_apps.settings.tools[manager])
-    (box.app / LOCKFILES[manager]).write_bytes(lockfile.read_bytes())
+    if manager in LOCKFILES:
+        tool_version = locked_apps.settings.tools[manager]
+        lockfile = locked_apps.lockfile(f"{manager}_app", manager, tool_version)
+        (box.app / LOCKFILES[manager]).write_bytes(lockfile.read_bytes())
     (box.root / NO_PIP_CONFIG).mkdir()
     box.record()
     return box
@@ -99,6 +102,22 @@ def test_a_stalled_mirror_fails_the_build_while_uv_is_being_fetched(
     assert "no data arrived for 2 seconds (tried 2 times)" in result.stderr, result.log
     # uv's wheel was fetched meanwhile (and thrown away with the build's TMPDIR).
     assert _fetched(index, "uv") == 1, dict(index.hits)
+    assert report(box.cache)["package_manager_fetch_overlapped"] is True
+
+
+def test_an_unreachable_mirror_fails_the_build_while_pip_is_being_fetched(
+    tmp_path, warm_cache, locked_apps, index
+):
+    box = _box(tmp_path, warm_cache, locked_apps, "pip")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Closed again: nothing listens there, so connecting is refused.
+    env = box.env(BUILDPACK_S3_BASE_URL=f"http://127.0.0.1:{port}", **FAST)
+    result = box.compile(only_this_index(env, index.url + "/simple/", box.root / NO_PIP_CONFIG))
+    _assert_failed_cleanly(box, result, "Could not download the Python runtime", "pip")
+    assert "connection refused (tried 2 times)" in result.stderr, result.log
+    # The pinned pip's fetch had begun beside it.
     assert report(box.cache)["package_manager_fetch_overlapped"] is True
 
 
