@@ -203,7 +203,7 @@ def table(results: Results, runs: int, markdown: bool) -> None:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
         for cells in rows:
-            print("| " + " | ".join(cells) + " |")
+            print("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     else:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         for cells in [header, *rows]:
