@@ -128,8 +128,11 @@ def test_a_runtime_checksum_mismatch_fails_the_build_while_poetry_is_being_fetch
     mirror.add(f"/{runtime_archive.name}.sha256", Fault("body", body=b"0" * 64 + b"\n", times=None))
     result = _compile(box, mirror, index)
     _assert_failed_cleanly(box, result, "The Python runtime archive failed its checksum", "poetry")
-    assert index.hits["/simple/poetry/"] == 1, dict(index.hits)
-    assert report(box.cache)["failure_reason"] == "install-python::checksum-mismatch"
+    fields = report(box.cache)
+    assert fields["failure_reason"] == "install-python::checksum-mismatch"
+    # Poetry's locked files were being fetched beside it (how far the niced
+    # fetch got by then depends on the machine).
+    assert fields["package_manager_fetch_overlapped"] is True
 
 
 def test_uv_missing_from_the_index_fails_as_it_did_without_the_overlap(
