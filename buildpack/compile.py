@@ -42,8 +42,9 @@ def compile_app(ctx: BuildContext) -> None:
     for title, body in choice.warnings:
         ctx.out.warning(title, body)
 
+    installer = package_managers.installer_for(manager)
     with ctx.report.timed("cache_restore"):
-        cache.restore(ctx, build_key(ctx, manager, choice.version))
+        cache.restore(ctx, build_key(ctx, manager, installer, choice.version))
     with ctx.report.timed("python_install"):
         if runtime.is_installed(ctx.build_python_home):
             ctx.out.step(f"Using the cached Python {choice.version} runtime")
@@ -56,7 +57,6 @@ def compile_app(ctx: BuildContext) -> None:
         # which knows the default index.
         ctx.deps.start([ctx.build_python_home])
 
-    installer = package_managers.installer_for(manager)
     with ctx.report.timed("package_manager_install"):
         ctx.report.set(f"{manager}_version", installer.install_tool(ctx))
     guarantee_app_paths(ctx)

@@ -35,8 +35,9 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from buildpack.cache import cache_tree, install_inputs
+from buildpack.cache import cache_tree, install_inputs, legacy
 from buildpack.cache.cache_key import (
     CacheKey,
     Metadata,
@@ -45,19 +46,18 @@ from buildpack.cache.cache_key import (
     parse_metadata,
 )
 from buildpack.cache.cache_lock import DEFAULT_TIMEOUT_SECONDS, CacheLock
-from buildpack.core import pause_points
+from buildpack.core import fs, pause_points
 from buildpack.core.context import BuildContext
 from buildpack.relocation import records
+
+if TYPE_CHECKING:
+    from buildpack.package_managers import Installer
 
 HEROKU_DIR = Path(".heroku")
 TREE = HEROKU_DIR / "python"
 METADATA = HEROKU_DIR / "cache.json"
 LOCK = HEROKU_DIR / "cache.lock"
 PIP_CACHE = HEROKU_DIR / "pip-cache"
-# Heroku's own Python buildpack records the version here; read for the
-# "sticky" version of an app that moves to this buildpack, never trusted.
-LEGACY_VERSION_FILE = HEROKU_DIR / "python-version"
-_LEGACY_FILES = ("python-version", "python-stack", "requirements.txt")
 _SAVING_PREFIX = ".python.saving-"
 _OLD_PREFIX = ".python.old-"
 _MAX_METADATA_BYTES = 1024 * 1024
@@ -69,15 +69,6 @@ REUSED = "reused"
 DISCARDED = "discarded"
 # Built without the cache: another build held it too long, or it was unusable.
 BYPASSED = "bypassed"
-
-
-def previous_version_from_legacy(cache_dir: Path) -> str | None:
-    try:
-        text = (cache_dir / LEGACY_VERSION_FILE).read_text(errors="replace").strip()
-    except OSError:
-        return None
-    version = text.removeprefix("python-")
-    return version or None
 
 
 class BuildCache:
@@ -147,7 +138,7 @@ class BuildCache:
         for name in names:
             if name.startswith((_SAVING_PREFIX, _OLD_PREFIX, "cache.json.tmp-")):
                 with contextlib.suppress(OSError):
-                    cache_tree.remove_tree(heroku / name)
+                    fs.remove_tree(heroku / name)
 
     def _read_metadata(self) -> None:
         path = self.cache_dir / METADATA
@@ -174,7 +165,7 @@ class BuildCache:
             return self.previous.key.python_version
         if self.status == BYPASSED:
             return None
-        return previous_version_from_legacy(self.cache_dir)
+        return legacy.previous_python_version(self.cache_dir)
 
     # --- restore ------------------------------------------------------------
 
@@ -187,7 +178,7 @@ class BuildCache:
             # An unreadable or unmovable cache is no reason to fail the build:
             # build without it (and never save over it).
             if self._restored_into is not None:
-                cache_tree.remove_tree(self._restored_into)
+                fs.remove_tree(self._restored_into)
             problem = f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
             ctx.out.warning(
                 "Could not restore the build cache",
@@ -210,7 +201,7 @@ class BuildCache:
             # Metadata with no tree (or junk in its place) describes nothing.
             _unlink(metadata)
             if tree.exists() or tree.is_symlink():
-                cache_tree.remove_tree(tree)
+                fs.remove_tree(tree)
             self.previous = None
             return
         if self.previous is None:
@@ -244,8 +235,7 @@ class BuildCache:
         self.status = REUSED
 
     def _missing_metadata_reason(self) -> str:
-        heroku = self.cache_dir / HEROKU_DIR
-        if any((heroku / name).exists() for name in _LEGACY_FILES):
+        if legacy.written_by_heroku_buildpack(self.cache_dir):
             return "The cache was written by another Python buildpack"
         return "The cache has no metadata (the build that saved it was stopped before it finished)"
 
@@ -258,23 +248,25 @@ class BuildCache:
         # the next build removes, not a half-deleted tree under the real name.
         tree = self.cache_dir / TREE
         doomed = tree.with_name(f"{_OLD_PREFIX}{os.getpid()}")
-        cache_tree.remove_tree(doomed)
+        fs.remove_tree(doomed)
         os.rename(tree, doomed)
-        cache_tree.remove_tree(doomed)
+        fs.remove_tree(doomed)
         self.status = DISCARDED
         self.reasons = list(reasons)
         self.previous = None
 
     # --- between restore and save --------------------------------------------
 
-    def skip_install(self, ctx: BuildContext, installer: object) -> bool:
+    def skip_install(self, ctx: BuildContext, installer: Installer) -> bool:
         """True when the installer would provably change nothing: the cached
         tree came from a successful run with identical inputs."""
         assert self.key is not None, "restore() first"
-        self.inputs = install_inputs.compute(ctx, self.key.package_manager, self.key.python_version)
+        self.inputs = install_inputs.compute(
+            ctx, self.key.package_manager, installer, self.key.python_version
+        )
         previous = self.previous
         skip = (
-            getattr(installer, "SKIP_INSTALL_WHEN_UNCHANGED", True)
+            installer.SKIP_INSTALL_WHEN_UNCHANGED
             and self.status == REUSED
             and previous is not None
             and self.inputs.skippable
@@ -318,7 +310,7 @@ class BuildCache:
         )
         try:
             heroku.mkdir(parents=True, exist_ok=True)
-            cache_tree.remove_tree(staging)
+            fs.remove_tree(staging)
             stats = cache_tree.clone_tree(
                 ctx.build_python_home,
                 staging,
@@ -332,7 +324,7 @@ class BuildCache:
             pause_points.pause("cache-save-metadata")
             _write_atomically(metadata, meta.to_json())
         except OSError as exc:
-            cache_tree.remove_tree(staging)
+            fs.remove_tree(staging)
             ctx.out.warning(
                 "Could not save the build cache",
                 f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}. "
@@ -341,7 +333,7 @@ class BuildCache:
             ctx.report.set("cache_save_error", str(exc))
             return
         finally:
-            cache_tree.remove_tree(old)
+            fs.remove_tree(old)
         ctx.report.set("cache_files_linked", stats.linked)
         ctx.report.set("cache_files_copied", stats.copied)
 

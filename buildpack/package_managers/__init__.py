@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Protocol
 
+from buildpack.cache.install_inputs import ManagerInputs
 from buildpack.core import errors
 from buildpack.core.context import BuildContext
 
@@ -13,11 +14,21 @@ from buildpack.core.context import BuildContext
 class Installer(Protocol):
     """What each package manager module provides (see pip.py)."""
 
+    # Environment variables that change what the installer does: a change of
+    # any of them means an unchanged rebuild must run it again.
+    SETTINGS_PREFIXES: tuple[str, ...]
+    # Whether the build cache may skip install_dependencies when nothing changed.
+    SKIP_INSTALL_WHEN_UNCHANGED: bool
+
     def install_tool(self, ctx: BuildContext) -> str:
         """Make the tool available; return its version."""
         ...
 
     def install_dependencies(self, ctx: BuildContext) -> None: ...
+
+    def install_inputs(self, ctx: BuildContext) -> ManagerInputs:
+        """The app files that decide the installer's result (see install_inputs)."""
+        ...
 
 
 # The file that selects each package manager, in the order they are reported.

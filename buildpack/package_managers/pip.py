@@ -7,15 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from buildpack.cache import cache
+from buildpack.cache.install_inputs import ManagerInputs
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext, Deferred
-from buildpack.package_managers import pip_seed, tools
+from buildpack.package_managers import pip_seed, requirements_files, tools
 from buildpack.selfdeps import wheel_install
 
 _ALREADY_SATISFIED = re.compile(r"^(Requirement already satisfied: .+?) in /\S+( \(.*\))?$")
-# The build cache may skip install_dependencies when its inputs are unchanged
-# (see buildpack.cache and buildpack.install_inputs): it has no other effect.
-SKIP_INSTALL_WHEN_UNCHANGED = True
 
 
 def install_tool(ctx: BuildContext) -> str:
@@ -168,3 +166,18 @@ def hint_for(output: str) -> str:
             "module may be enough; otherwise use pysqlite3-binary."
         )
     return ""
+
+
+# --- build cache inputs -------------------------------------------------------------
+
+SETTINGS_PREFIXES = ("PIP_",)
+# The build cache may skip install_dependencies when its inputs are unchanged.
+SKIP_INSTALL_WHEN_UNCHANGED = True
+
+
+def install_inputs(ctx: BuildContext) -> ManagerInputs:
+    """pip never uninstalls: a changed requirement file discards the cache."""
+    reqs = requirements_files.collect(ctx.build_dir, requirement_files(ctx))
+    return ManagerInputs(
+        files=dict(reqs.hashes), not_plain=list(reqs.not_plain), discard_files=dict(reqs.hashes)
+    )

@@ -24,10 +24,9 @@ import os
 import shutil
 from pathlib import Path
 
-from buildpack.cache import cache_tree
+from buildpack.core import atomic_dir, fs
 
 SEEDS_DIR = Path(".heroku/pip-seeds")
-_PARTIAL = ".partial-"
 
 
 class SeedError(Exception):
@@ -90,24 +89,18 @@ def save(cache_dir: Path, python_home: Path, app_python_home: Path, version: str
     target = seed_dir(cache_dir, version, site.parent.name, app_python_home)
     if target.is_dir():
         return True
-    partial = target.with_name(f"{target.name}{_PARTIAL}{os.getpid()}")
     try:
         rows = _record_files(python_home, site, version)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_partials(target.parent)
-        cache_tree.remove_tree(partial)
-        partial.mkdir()
-        for rel, digest, size in rows:
-            source = python_home / rel
-            _check(source, digest, size)
-            if rel.startswith("bin" + os.sep):
-                _check_script(source, app_python_home)
-            dest = partial / "files" / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(source, dest)
-        os.rename(partial, target)
+        with atomic_dir.building(target, keep_existing=Path.is_dir) as partial:
+            for rel, digest, size in rows:
+                source = python_home / rel
+                _check(source, digest, size)
+                if rel.startswith("bin" + os.sep):
+                    _check_script(source, app_python_home)
+                dest = partial / "files" / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                _link_or_copy(source, dest)
     except (OSError, SeedError, ValueError):
-        cache_tree.remove_tree(partial)
         return False
     return True
 
@@ -138,7 +131,7 @@ def restore(cache_dir: Path, python_home: Path, app_python_home: Path, version: 
             _check(files / rel, digest, size)
     except (OSError, SeedError, ValueError):
         # A seed that fails its own RECORD is not to be tried again.
-        cache_tree.remove_tree(source)
+        fs.remove_tree(source)
         return False
     if any(os.path.lexists(python_home / rel) for rel, _, _ in rows):
         return False  # not a runtime without pip: let pip deal with it
@@ -155,11 +148,3 @@ def restore(cache_dir: Path, python_home: Path, app_python_home: Path, version: 
             path.unlink(missing_ok=True)
         return False
     return True
-
-
-def _remove_stale_partials(root: Path) -> None:
-    """Partial seeds of builds that were killed (their pid is gone)."""
-    for path in root.glob(f"*{_PARTIAL}*"):
-        pid = path.name.rsplit(_PARTIAL, 1)[-1]
-        if not pid.isdigit() or not cache_tree.process_alive(pid):
-            cache_tree.remove_tree(path)

@@ -8,8 +8,11 @@ runs its own vendored pip there, so the runtime needs no pip of its own.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
+from buildpack.cache.install_inputs import ManagerInputs, hash_files
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext
 from buildpack.package_managers import tools
@@ -91,3 +94,39 @@ def failure(command: str, output: str) -> errors.BuildError:
     if _STALE_LOCK.search(output):
         return errors.lockfile_outdated("pipenv", LOCKFILE, command, output)
     return errors.install_dependencies_failed("pipenv", command, output)
+
+
+# --- build cache inputs -------------------------------------------------------------
+
+# Pipenv installs with its vendored pip, which reads pip's settings too.
+SETTINGS_PREFIXES = ("PIPENV_", "PIP_")
+# The build cache may skip install_dependencies when its inputs are unchanged.
+SKIP_INSTALL_WHEN_UNCHANGED = True
+# Pipfile.lock keys of entries whose contents the lock does not pin.
+_UNPINNED_KEYS = ("path", "file", "editable", "git", "hg", "svn", "bzr")
+
+
+def install_inputs(ctx: BuildContext) -> ManagerInputs:
+    """Pipenv never uninstalls: a changed Pipfile.lock discards the cache."""
+    files = hash_files(ctx.build_dir, ("Pipfile", LOCKFILE))
+    return ManagerInputs(
+        files=files,
+        not_plain=unpinned(ctx.build_dir / LOCKFILE, ctx.install_dev),
+        discard_files={LOCKFILE: files[LOCKFILE]},
+    )
+
+
+def unpinned(lock: Path, install_dev: bool) -> list[str]:
+    """Pipfile.lock entries whose contents can change while the lock does not."""
+    try:
+        data = json.loads(lock.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [f"{LOCKFILE} is unreadable"]
+    sections = ("default", "develop") if install_dev else ("default",)
+    found = []
+    for section in sections:
+        entries = data.get(section) if isinstance(data, dict) else None
+        for name, entry in (entries or {}).items():
+            if isinstance(entry, dict) and any(k in entry for k in _UNPINNED_KEYS):
+                found.append(f"{LOCKFILE}: {name} is not from a package index")
+    return found

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from buildpack.cache import cache_tree
-from buildpack.core import errors, proc
+from buildpack.core import atomic_dir, errors, fs, proc
 from buildpack.core.context import BuildContext
 from buildpack.relocation import shebangs
 from buildpack.selfdeps import bootstrap, package_index, wheel_install
@@ -47,7 +46,6 @@ BUILDPACK_TOML = "buildpack.toml"
 # What pip accepts after '==' in practice (PEP 440 and local versions), and
 # never a '/' or a leading '.', since the version becomes a directory name.
 _VERSION = re.compile(r"[0-9][0-9A-Za-z.+!_-]{0,63}\Z")
-_PARTIAL = ".partial-"
 # pip lists every release it saw ("from versions: 0.0.5, ..., 0.13.9"): for
 # uv that is hundreds. The log keeps the newest few.
 _FROM_VERSIONS = re.compile(r"^(.*\(from versions: )(.*)(\).*)$")
@@ -242,7 +240,7 @@ def unpack_from_index(ctx: BuildContext, tv: ToolVersion, partial: Path) -> bool
     ):
         return True
     for child in partial.iterdir():
-        _remove(child)
+        fs.remove_tree(child)
     return False
 
 
@@ -357,39 +355,15 @@ def shorten_version_list(line: str) -> str:
 
 def install_atomically(final: Path, populate: Callable[[Path], None]) -> None:
     """Build ``final`` in a temporary sibling, then rename it into place."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_partials(final)
-    partial = final.with_name(f".{final.name}{_PARTIAL}{os.getpid()}")
-    _remove(partial)
-    partial.mkdir()
-    try:
+    with atomic_dir.building(final) as partial:
         populate(partial)
-        # An unusable leftover (another minor's venv links, a moved cache...).
-        _remove(final)
-        try:
-            os.replace(partial, final)
-        except OSError:
-            # A build sharing the cache without its lock finished first: the
-            # same version, complete too (it was renamed into place).
-            if not final.is_dir():
-                raise
-    finally:
-        _remove(partial)
-
-
-def remove_stale_partials(final: Path) -> None:
-    """Temporary directories of builds that were killed (their pid is gone)."""
-    for path in final.parent.glob(f".{final.name}{_PARTIAL}*"):
-        pid = path.name.rsplit(_PARTIAL, 1)[-1]
-        if not pid.isdigit() or not cache_tree.process_alive(pid):
-            _remove(path)
 
 
 def prune_other_versions(keep: Path, tool: str) -> None:
     """Other versions of ``tool``: each build uses one, and they are big."""
     for path in keep.parent.glob(f"{tool}-*"):
         if path != keep and path.name[len(tool) + 1 : len(tool) + 2].isdigit():
-            _remove(path)
+            fs.remove_tree(path)
 
 
 # --- checks -----------------------------------------------------------------------
@@ -415,13 +389,6 @@ def _venv_tool_usable(final: Path, executable: str) -> bool:
 
 def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
 
 
 def _say_cached(ctx: BuildContext, tv: ToolVersion) -> None:

@@ -92,11 +92,12 @@ def download_and_extract(
     replace: bool = False,
     transport: Transport = "auto",
     force_zstd_tool: bool = False,
-) -> None:
+) -> str:
     """Stream the .tar.zst at ``url`` into ``dest``, verified when a .sha256 exists.
 
-    Raises ``NotFound`` when the archive does not exist (the caller knows
-    which Python version that means); every other failure is a BuildError.
+    Returns the transport that fetched the archive ("requests", "urllib" or
+    "file"). Raises ``NotFound`` when the archive does not exist (the caller
+    knows which Python version that means); every other failure is a BuildError.
     """
     timeouts = Timeouts(connect_timeout, read_timeout)
     expected: str | None = None
@@ -104,7 +105,7 @@ def download_and_extract(
     def retrying(action: Callable[[], T]) -> T:
         return _with_retries(action, url=url, retries=retries, backoff=backoff, out=out)
 
-    def attempt() -> None:
+    def attempt() -> str:
         response = open_url(url, timeouts, transport)
         try:
             body = response.raw
@@ -128,11 +129,12 @@ def download_and_extract(
                     raise
         finally:
             response.close()
+        return response.transport
 
     try:
         if verify_sha256:
             expected = retrying(lambda: _expected_sha256(url + ".sha256", timeouts, transport))
-        retrying(attempt)
+        return retrying(attempt)
     except NotFound:
         raise
     except DownloadError as exc:

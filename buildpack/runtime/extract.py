@@ -13,15 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import stat
 import tarfile
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from buildpack.core import errors
+from buildpack.core import atomic_dir, errors
+from buildpack.core.fs import remove_tree
 
 # Far above any CPython runtime (about 100 MB unpacked, a few thousand files),
 # low enough that a decompression bomb stops long before the disk fills.
@@ -72,13 +71,10 @@ def extract_tar_stream(
     if os.path.lexists(dest) and not replace:
         raise FileExistsError(f"{dest} already exists")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    # A build killed mid-extraction (SIGKILL skips our cleanup) leaves these.
-    for stale in (
-        *dest.parent.glob(f".{dest.name}.partial-*"),
-        *dest.parent.glob(f".{dest.name}.old-*"),
-    ):
+    # A build killed mid-swap (SIGKILL skips our cleanup) leaves this.
+    for stale in dest.parent.glob(f".{dest.name}.old-*"):
         remove_tree(stale)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    tmp = atomic_dir.new_partial(dest)
     try:
         try:
             _Extractor(tmp, max_bytes=max_bytes, max_members=max_members).run(stream)
@@ -94,16 +90,6 @@ def extract_tar_stream(
     except BaseException:
         remove_tree(tmp)
         raise
-
-
-def remove_tree(path: Path) -> None:
-    """Delete a directory we created, even where the archive made it read-only."""
-    if not os.path.lexists(path):
-        return
-    for dirpath, _dirnames, _files in os.walk(path):
-        with contextlib.suppress(OSError):
-            os.chmod(dirpath, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _commit(tmp: Path, dest: Path, *, replace: bool) -> None:
@@ -347,7 +333,7 @@ class _Extractor:
             if rel:
                 os.chmod(path, mode)
             os.utime(path, (mtime, mtime))
-        # mkdtemp's 0700 must not become the runtime's permissions.
+        # The partial directory's own mode must not become the runtime's.
         if "" not in self.dir_attrs:
             os.chmod(self.root, 0o755)
         else:

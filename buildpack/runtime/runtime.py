@@ -41,7 +41,7 @@ def install(ctx: BuildContext, version: str, ubuntu: str) -> None:
         # Nothing to decompress with until zstandard is there.
         stdlib_only = not ctx.deps.wait([])
     try:
-        download.download_and_extract(
+        transport = download.download_and_extract(
             url,
             ctx.build_python_home,
             connect_timeout=tuning.connect_timeout,
@@ -56,6 +56,12 @@ def install(ctx: BuildContext, version: str, ubuntu: str) -> None:
         )
     except download.NotFound as exc:
         raise errors.python_version_not_available(version, url, exc.status) from exc
+    ctx.report.set("python_download_transport", transport)
+    if transport == "urllib":
+        ctx.out.info(
+            "Downloaded with urllib and the zstd tool: the buildpack's own "
+            "libraries were not installed yet (only the first build on this cache)"
+        )
 
 
 def is_linked(ctx: BuildContext) -> bool:

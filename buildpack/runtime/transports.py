@@ -14,6 +14,7 @@ import hashlib
 import http.client
 import socket
 import ssl
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,13 +23,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from buildpack.core import errors
-
-try:
-    import requests
-    import urllib3
-except ImportError:  # first build on a pip-less host: urllib does the job
-    requests = None  # type: ignore[assignment]
-    urllib3 = None  # type: ignore[assignment]
 
 Transport = Literal["auto", "requests", "urllib"]
 
@@ -121,6 +115,22 @@ class Response:
     close: Callable[[], None]
     # Unblocks a read waiting on the network in another thread (see attempt()).
     abort: Callable[[], None] = lambda: None
+    # Which transport fetched it: "requests", "urllib" or "file".
+    transport: str = "file"
+
+
+def requests_available() -> bool:
+    """Whether requests can be imported now.
+
+    Asked at each download, never at import time: on a cold cache the
+    buildpack's own libraries are put on sys.path while the build runs, and
+    every download after that must use them.
+    """
+    try:
+        import requests  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def open_url(
@@ -131,9 +141,7 @@ def open_url(
         return _open_file(url, timeouts)
     if scheme not in ("http", "https"):
         raise errors.runtime_url_invalid(url)
-    if transport == "requests" or (transport == "auto" and requests is not None):
-        if requests is None:
-            raise RuntimeError("the requests transport was asked for but is not installed")
+    if transport == "requests" or (transport == "auto" and requests_available()):
         return _open_requests(url, timeouts, cafile)
     return _open_urllib(url, timeouts, cafile)
 
@@ -174,7 +182,9 @@ def _open_file(url: str, timeouts: Timeouts) -> Response:
 
 
 def _open_requests(url: str, timeouts: Timeouts, cafile: str | None = None) -> Response:
-    assert requests is not None
+    import requests
+    import urllib3
+
     exc_mod = requests.exceptions
     try:
         resp = requests.get(
@@ -199,7 +209,13 @@ def _open_requests(url: str, timeouts: Timeouts, cafile: str | None = None) -> R
         timeouts=timeouts,
     )
     return Response(
-        resp.url, resp.status_code, resp.headers, body, resp.close, lambda: _shutdown(resp.raw)
+        resp.url,
+        resp.status_code,
+        resp.headers,
+        body,
+        resp.close,
+        lambda: _shutdown(resp.raw),
+        transport="requests",
     )
 
 
@@ -275,7 +291,7 @@ def _open_urllib(url: str, timeouts: Timeouts, cafile: str | None = None) -> Res
         errors_=(OSError, http.client.HTTPException),
         timeouts=timeouts,
     )
-    return Response(final_url, resp.status, resp.headers, body, resp.close)
+    return Response(final_url, resp.status, resp.headers, body, resp.close, transport="urllib")
 
 
 # --- messages ---------------------------------------------------------------------------
@@ -289,6 +305,7 @@ def _describe(exc: BaseException, timeouts: Timeouts, phase: str) -> str:
         if isinstance(e, OSError) and e.strerror and not isinstance(e, TimeoutError):
             return e.strerror.lower() if e.strerror[:1].isupper() else e.strerror
     if any(_is_timeout(e) for e in chain):
+        requests = sys.modules.get("requests")
         connect = phase == "connect" or (
             requests is not None and isinstance(exc, requests.exceptions.ConnectTimeout)
         )
@@ -324,6 +341,8 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return True
+    # Only an imported library can have raised its own exception.
+    requests, urllib3 = sys.modules.get("requests"), sys.modules.get("urllib3")
     if requests is not None and isinstance(exc, requests.exceptions.Timeout):
         return True
     return urllib3 is not None and isinstance(exc, urllib3.exceptions.TimeoutError)

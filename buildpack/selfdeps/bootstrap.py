@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import compileall
 import hashlib
-import os
 import platform
-import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from buildpack.cache import cache_tree
-from buildpack.core import errors, proc
+from buildpack.core import atomic_dir, errors, fs, proc
 from buildpack.core.config_vars import ConfigVars, lookup
 from buildpack.core.output import Output
 from buildpack.core.settings import parse_toml
@@ -198,7 +195,7 @@ class Dependencies:
         if self._fetch is not None:
             self._fetch.stop()
         if self._partial is not None:
-            shutil.rmtree(self._partial, ignore_errors=True)
+            fs.remove_tree(self._partial)
             self._partial = None
 
     def _announce(self) -> None:
@@ -207,16 +204,8 @@ class Dependencies:
             self._announced = True
 
     def _new_partial(self) -> Path:
-        partial = self.target.with_name(f".{self.target.name}.partial-{os.getpid()}")
-        # A build killed during this install (SIGKILL skips all cleanup) leaves
-        # its partial directory behind; it is never used, only removed. This
-        # runs before the cache lock, so spare a live build's partial.
-        for stale in self.target.parent.glob(f".{self.target.name}.partial-*"):
-            if not cache_tree.process_alive(stale.name.rsplit("-", 1)[-1]):
-                shutil.rmtree(stale, ignore_errors=True)
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        return partial
+        # This runs before the cache lock: a live build's partial is spared.
+        return atomic_dir.new_partial(self.target)
 
 
 # Run by ``Dependencies.start`` as ``python -I -c``: -I keeps the app's and the
@@ -244,7 +233,7 @@ def fetch_main(argv: list[str]) -> int:
             wheels,
             then=lambda wheel: wheel_install.unpack_into_target(wheel, target),
         )
-        shutil.rmtree(wheels)
+        fs.remove_tree(wheels)
         # As pip --target does. Without bytecode, every build would write it
         # into the shared directory on import, changing it after the fact.
         compileall.compile_dir(target, quiet=2, ddir=final)
@@ -296,12 +285,4 @@ def _install_with_pip(
 
 def _publish(partial: Path, target: Path) -> None:
     """Move a finished install into place, unless a concurrent build did first."""
-    if (target / _COMPLETE).exists():
-        return  # another build's identical install is already in use: keep it
-    # Only an incomplete leftover (a killed build's) can be here; it is unused.
-    shutil.rmtree(target, ignore_errors=True)
-    try:
-        os.replace(partial, target)
-    except OSError:
-        if not (target / _COMPLETE).exists():
-            raise
+    atomic_dir.publish(partial, target, keep_existing=lambda t: (t / _COMPLETE).exists())

@@ -17,11 +17,9 @@ runs pip as before.
 
 from __future__ import annotations
 
-import configparser
 import hashlib
 import html
 import importlib.util
-import os
 import re
 import urllib.parse
 import zipfile
@@ -31,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildpack.runtime import download
+from buildpack.selfdeps import pip_config
 from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
 
 # The href of each <a> tag, however it is quoted.
@@ -105,31 +104,13 @@ def pip_default_index(bundled_wheels: Iterable[Path] = ()) -> str | None:
     return None
 
 
-def pip_config_files(env: Mapping[str, str], site_prefixes: Iterable[Path]) -> list[Path]:
-    """pip's config files in the order pip reads them, later ones winning."""
-    config_file = env.get("PIP_CONFIG_FILE")
-    if config_file == os.devnull:
-        return []  # pip's way of saying: no config files at all
-    xdg_dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
-    files = [Path(d, "pip", "pip.conf") for d in xdg_dirs.split(os.pathsep) if d]
-    files.append(Path("/etc/pip.conf"))
-    home = env.get("HOME")
-    if home and not (config_file and os.path.exists(config_file)):
-        config_home = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-        files += [Path(home, ".pip", "pip.conf"), Path(config_home, "pip", "pip.conf")]
-    files += [Path(prefix, "pip.conf") for prefix in site_prefixes]
-    if config_file:
-        files.append(Path(config_file))
-    return files
-
-
 def index_settings(
     env: Mapping[str, str], *, default_url: str | None, site_prefixes: Iterable[Path] = ()
 ) -> IndexSettings:
     """The index ``pip install`` would read first, with the environment ``env``."""
     sections: dict[str, dict[str, str]] = {"global": {}, "install": {}}
-    for path in pip_config_files(env, site_prefixes):
-        for section, values in _read_pip_config(path).items():
+    for path in pip_config.config_files(env, site_prefixes):
+        for section, values in _read_config(path).items():
             sections[section].update(values)
     # As pip does: every file's [global], then every file's [install] over it.
     values = {**sections["global"], **sections["install"]}
@@ -179,21 +160,13 @@ def is_secure(url: str, trusted_hosts: frozenset[str]) -> bool:
     return host in trusted_hosts or port in trusted_hosts
 
 
-def _read_pip_config(path: Path) -> dict[str, dict[str, str]]:
-    """The [global] and [install] sections of one pip config file."""
-    parser = configparser.RawConfigParser()
+def _read_config(path: Path) -> dict[str, dict[str, str]]:
+    """The [global] and [install] sections, the ones that name indexes."""
     try:
-        with open(path, encoding="utf-8") as f:
-            parser.read_file(f)
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-        raise IndexUnavailable(f"pip's config file {path} could not be read: {exc}") from None
-    return {
-        section: {key.replace("_", "-"): value for key, value in parser.items(section)}
-        for section in ("global", "install")
-        if parser.has_section(section)
-    }
+        sections = pip_config.read(path)
+    except pip_config.PipConfigError as exc:
+        raise IndexUnavailable(str(exc)) from None
+    return {name: sections[name] for name in ("global", "install") if name in sections}
 
 
 # --- finding and fetching ---------------------------------------------------------------

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from buildpack.cache import cache_tree
-from buildpack.core import errors
+from buildpack.core import errors, fs
 from buildpack.core.output import Output
 from buildpack.core.settings import buildpack_root
 from buildpack.selfdeps import bootstrap
@@ -62,11 +61,11 @@ def test_publish_replaces_an_incomplete_leftover(tmp_path):
 
 
 def test_process_alive():
-    assert cache_tree.process_alive(str(os.getpid()))
+    assert fs.process_alive(str(os.getpid()))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    assert not cache_tree.process_alive(str(dead.pid))
-    assert not cache_tree.process_alive("notapid")
+    assert not fs.process_alive(str(dead.pid))
+    assert not fs.process_alive("notapid")
 
 
 def test_a_zombie_is_not_alive():
@@ -81,7 +80,7 @@ def test_a_zombie_is_not_alive():
         else:
             raise AssertionError("the child never became a zombie")
         os.kill(child.pid, 0)  # the kernel still knows the pid...
-        assert not cache_tree.process_alive(child.pid)  # ...but it is dead
+        assert not fs.process_alive(child.pid)  # ...but it is dead
     finally:
         child.wait()
 

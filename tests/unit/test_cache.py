@@ -105,13 +105,39 @@ def test_several_reasons_are_all_given():
     ]
 
 
-def test_pipenv_dev_dependencies_change_is_a_reason_but_not_for_uv():
+def test_dev_dependencies_change_is_a_reason():
     pipenv = _key(package_manager="pipenv", package_manager_version="1", dependency_files={})
     assert discard_reasons(pipenv, _key(**{**pipenv.__dict__, "install_dev": True})) == [
         "The build now installs development dependencies"
     ]
-    uv = _key(package_manager="uv", package_manager_version="1", dependency_files={})
-    assert discard_reasons(uv, _key(**{**uv.__dict__, "install_dev": True})) == []
+
+
+@pytest.mark.parametrize(("manager", "kept"), [("pipenv", True), ("pip", True), ("uv", False)])
+def test_dev_dependencies_are_part_of_the_key_only_for_installers_that_never_uninstall(
+    tmp_path, manager, kept
+):
+    from buildpack.package_managers import installer_for
+
+    captured = _ctx(tmp_path, install_dev=True)
+    for name in ("requirements.txt", "Pipfile.lock", "uv.lock"):
+        (captured.ctx.build_dir / name).write_text("{}\n")
+    key = cache_key.build_key(captured.ctx, manager, installer_for(manager), "3.13.5")
+    # uv and Poetry sync away what a CI build added: the same tree serves both.
+    assert key.install_dev is kept
+
+
+def test_every_key_field_discards_the_cache_when_it_changes():
+    import dataclasses
+
+    for f in dataclasses.fields(cache_key.CacheKey):
+        before = getattr(KEY, f.name)
+        after = (
+            (not before)
+            if isinstance(before, bool)
+            else ({"x": "1"} if isinstance(before, dict) else f"{before}-changed")
+        )
+        changed = dataclasses.replace(KEY, **{f.name: after})
+        assert discard_reasons(KEY, changed), f"a change of {f.name} went unnoticed"
 
 
 @pytest.mark.parametrize(
@@ -240,7 +266,7 @@ def _build(captured: Captured, *, app_refs: tuple[str, ...] = ()) -> BuildCache:
     """One build's cache use: open, restore, (install,) save."""
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     if not ctx.build_python_home.exists():
         _fake_home(ctx.build_python_home)
     session.skip_install(ctx, pip)
@@ -279,7 +305,7 @@ def test_first_build_is_empty_then_reused_by_rename(tmp_path):
     _new_build_dir(captured, "build2")
     session = BuildCache.open(ctx)
     assert session.previous_python_version == "3.13.5"
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.REUSED
     assert "-----> Restoring cache" in captured.stdout.getvalue()
     # Taken by rename: the cache holds neither tree nor metadata until save.
@@ -364,7 +390,7 @@ def test_another_buildpacks_cache_is_discarded_but_its_version_is_sticky(tmp_pat
     (ctx.cache_dir / ".heroku" / "python-version").write_text("python-3.12.8\n")
     session = BuildCache.open(ctx)
     assert session.previous_python_version == "3.12.8"
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.12.8"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.12.8"))
     assert session.status == cache.DISCARDED
     assert session.reasons == ["The cache was written by another Python buildpack"]
     session.lock.release()
@@ -376,7 +402,7 @@ def test_metadata_without_tree_is_dropped(tmp_path):
     (ctx.cache_dir / ".heroku").mkdir(parents=True)
     (ctx.cache_dir / cache.METADATA).write_text(_meta().to_json())
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.EMPTY
     assert not (ctx.cache_dir / cache.METADATA).exists()
     session.lock.release()
@@ -401,7 +427,7 @@ def test_restore_repoints_install_records_to_the_new_build_dir(tmp_path):
     ctx = captured.ctx
     old_build = os.fspath(ctx.build_dir)
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     _fake_home(ctx.build_python_home)
     site = ctx.build_python_home / "lib/python3.13/site-packages"
     (site / "__editable__.app-0.1.pth").write_text(f"{old_build}/src\n")
@@ -412,7 +438,7 @@ def test_restore_repoints_install_records_to_the_new_build_dir(tmp_path):
 
     _new_build_dir(captured, "build2")
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.REUSED
     pth = ctx.build_python_home / "lib/python3.13/site-packages/__editable__.app-0.1.pth"
     assert pth.read_text() == f"{ctx.build_dir}/src\n"
@@ -431,7 +457,7 @@ def _skips_after(tmp_path: Path, change) -> bool:
     ctx = captured.ctx
     change(ctx)
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     try:
         return session.skip_install(ctx, pip)
     finally:
@@ -452,7 +478,7 @@ def test_upgrade_setting_always_runs_the_installer(tmp_path):
     _new_build_dir(captured, "build2")
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.REUSED
     assert not session.skip_install(ctx, pip)
     session.lock.release()
@@ -460,14 +486,18 @@ def test_upgrade_setting_always_runs_the_installer(tmp_path):
 
 def test_an_installer_may_opt_out_of_skipping(tmp_path):
     class NeverSkip:
+        SETTINGS_PREFIXES = pip.SETTINGS_PREFIXES
         SKIP_INSTALL_WHEN_UNCHANGED = False
+        install_tool = staticmethod(pip.install_tool)
+        install_dependencies = staticmethod(pip.install_dependencies)
+        install_inputs = staticmethod(pip.install_inputs)
 
     captured = _ctx(tmp_path)
     _build(captured)
     _new_build_dir(captured, "build2")
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert not session.skip_install(ctx, NeverSkip())
     session.lock.release()
 
@@ -479,7 +509,7 @@ def test_editable_requirement_never_skips(tmp_path):
     _new_build_dir(captured, "build2")
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.REUSED
     assert not session.skip_install(ctx, pip)
     session.lock.release()
@@ -493,10 +523,10 @@ def test_pip_config_file_is_an_input(tmp_path):
     (tmp_path / "c.txt").write_text("six<2\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_CONFIG_DIRS": str(tmp_path / "none")}
     captured = _ctx(tmp_path, environ=env)
-    first = install_inputs.compute(captured.ctx, "pip", "3.13.5")
+    first = install_inputs.compute(captured.ctx, "pip", pip, "3.13.5")
     assert str(conf) in first.files and str(tmp_path / "c.txt") in first.files
     (tmp_path / "c.txt").write_text("six<1.17\n")
-    assert install_inputs.compute(captured.ctx, "pip", "3.13.5").digest != first.digest
+    assert install_inputs.compute(captured.ctx, "pip", pip, "3.13.5").digest != first.digest
 
 
 # --- filesystems, the lock ---------------------------------------------------------
@@ -522,7 +552,7 @@ def test_cache_on_another_filesystem_is_copied_both_ways(tmp_path):
         assert ctx.report.fields["cache_files_linked"] == 0
         _new_build_dir(captured, "build2")
         session = BuildCache.open(ctx)
-        session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+        session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
         assert session.status == cache.REUSED
         # Copied, so the cache is still whole (and still described) meanwhile.
         assert (ctx.cache_dir / cache.TREE / "bin" / "python").is_file()
@@ -540,7 +570,7 @@ def test_a_busy_cache_is_waited_for_then_bypassed(tmp_path):
         session = BuildCache.open(ctx)
         assert session.status == cache.BYPASSED
         assert session.previous_python_version is None
-        session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+        session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
         _fake_home(ctx.build_python_home)
         session.save(ctx, app_refs=set())
     finally:
@@ -644,7 +674,7 @@ def test_an_unusable_cache_dir_is_bypassed_not_fatal(tmp_path):
     ctx.cache_dir.mkdir()
     (ctx.cache_dir / ".heroku").write_text("not a directory")
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     _fake_home(ctx.build_python_home)
     session.save(ctx, app_refs=set())
     assert session.status == cache.BYPASSED
@@ -667,7 +697,7 @@ def test_a_restore_that_fails_midway_builds_without_the_cache(tmp_path, monkeypa
     monkeypatch.setattr(cache.cache_tree, "same_filesystem", lambda a, b: False)
     monkeypatch.setattr(cache.cache_tree, "move_tree", no_space)
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.BYPASSED
     assert not ctx.build_python_home.exists()  # no half-restored runtime left
     assert "No space left on device" in captured.stderr.getvalue()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from buildpack.cache import cache_tree
-from buildpack.core import errors
+from buildpack.core import atomic_dir, errors
 from buildpack.package_managers import pipenv, poetry, select, tools, uv
 from buildpack.slug_env import envfiles
 from tests.unit.ctx_factory import link_python_home, make_ctx
@@ -211,7 +211,7 @@ def test_partials_of_killed_builds_are_removed_but_not_of_running_ones(tmp_path)
     other_tool = final.with_name(f".poetry-1.0.partial-{dead.pid}")
     for path in (killed, running, other_tool):
         path.mkdir()
-    tools.remove_stale_partials(final)
+    atomic_dir.reap_stale_partials(final)
     assert not killed.exists()
     assert running.exists() and other_tool.exists()
 
