@@ -13,6 +13,7 @@ from buildpack.cache.cache_key import build_key
 from buildpack.core.context import BuildContext
 from buildpack.relocation import audit, boot_script, records, shebangs
 from buildpack.runtime import runtime
+from buildpack.selfdeps import locate
 from buildpack.slug_env import dyno_env, envfiles
 from buildpack.steps import collectstatic, hooks, nltk
 
@@ -81,6 +82,8 @@ def compile_app(ctx: BuildContext) -> None:
         with ctx.report.timed("buildpack_dependencies"):
             ctx.deps.wait([ctx.build_python_home])
         ctx.report.set("buildpack_dependencies_source", ctx.deps.source or "none")
+        if ctx.deps.ready:
+            locate.remember(ctx.buildpack_dir, ctx.build_dir, ctx.deps.target)
     with ctx.report.timed("cache_save"):
         cache.save(ctx, app_refs=boot_rewritten)
     ctx.report.set("total_duration", round(time.monotonic() - started, 3))

@@ -55,6 +55,14 @@ def activate(path: Path) -> None:
         sys.path.insert(0, str(path))
 
 
+def activate_if_complete(path: Path) -> bool:
+    """Activate a library directory only once a build finished installing it."""
+    if not path.is_absolute() or not (path / _COMPLETE).is_file():
+        return False
+    activate(path)
+    return True
+
+
 def find_pip_wheel(python_homes: list[Path]) -> Path | None:
     """The pip wheel that CPython bundles for ensurepip, in any given runtime."""
     for home in python_homes:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.support.builds import build_and_run, build_env, copy_fixture, require_namespaces
+from buildpack.core.settings import buildpack_root
+from buildpack.selfdeps import locate
+from tests.support.builds import (
+    build_and_run,
+    build_env,
+    copy_fixture,
+    read_report,
+    require_namespaces,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -32,14 +41,30 @@ def test_compile_bootstraps_from_the_runtime_on_a_pipless_host(
     cache = tmp_path / "cache"
     env = build_env(BUILDPACK_S3_BASE_URL=mirror_url)
     env["PATH"] = f"{pipless_python}:{env['PATH']}"
-    first = build_and_run(app, cache, tmp_path / "env", env=env)
+    build_dir = tmp_path / "build_first"
+    first = build_and_run(app, cache, tmp_path / "env", env=env, build_dir=build_dir)
     assert first.returncode == 0, first.log
     assert "Installing the buildpack's own dependencies" in first.stdout
-    # Installed for the pip-less interpreter's tag, from the runtime's bundled pip.
+    # Installed for the pip-less interpreter's tag.
     deps = list((cache / ".heroku/buildpack-deps").iterdir())
     assert len(deps) == 1 and (deps[0] / "zstandard").is_dir() and (deps[0] / "yaml").is_dir()
     assert "RESPONSE: Hello from /app/.heroku/python" in first.stdout
+    # Nothing but the standard library until they arrive: urllib and the zstd tool.
+    assert read_report(cache)["python_download_transport"] == "urllib"
+    assert "Downloaded with urllib and the zstd tool" in first.stdout
+    # bin/release (which gets no CACHE_DIR) is told where they are.
+    note = locate._note(buildpack_root(), build_dir)
+    assert note.read_text() == str(deps[0])
+    note.unlink()
 
+    # Without the cached runtime, the second build downloads it again: now
+    # with requests, from the libraries the first build installed.
+    shutil.rmtree(cache / ".heroku/python")
+    (cache / ".heroku/cache.json").unlink()
     second = build_and_run(app, cache, tmp_path / "env", env=env)
     assert second.returncode == 0, second.log
     assert "Installing the buildpack's own dependencies" not in second.stdout
+    report = read_report(cache)
+    assert report["python_download_transport"] == "requests"
+    assert report["buildpack_dependencies_source"] == "cache"
+    assert "Downloaded with urllib" not in second.stdout

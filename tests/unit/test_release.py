@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,6 +18,7 @@ BIN_RELEASE = buildpack_root() / "bin" / "release"
 
 
 def app(tmp_path, *dists, manage_py=True):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     if manage_py:
         (tmp_path / "manage.py").write_text("")
     fake_site_packages(tmp_path / ".heroku" / "python", *dists)
@@ -60,3 +62,65 @@ def test_bin_release_prints_yaml(tmp_path):
         [sys.executable, str(BIN_RELEASE), str(build)], capture_output=True, text=True, check=True
     )
     assert yaml.safe_load(result.stdout) == {"addons": ["heroku-postgresql"]}
+
+
+def _pyyaml_only(tmp_path):
+    """A library directory like the one bin/compile installs, holding the
+    test runner's real PyYAML (and nothing else)."""
+    import shutil
+
+    deps = tmp_path / "deps"
+    shutil.copytree(Path(yaml.__file__).parent, deps / "yaml")
+    for ext in Path(yaml.__file__).parent.parent.glob("_yaml*"):
+        if ext.is_dir():
+            shutil.copytree(ext, deps / ext.name)
+    (deps / ".complete").write_text("pyyaml\n")
+    return deps
+
+
+_PROBE = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from buildpack.cli import release; "
+    "code = release.release_main(sys.argv[2:]); "
+    "print('pyyaml' if 'yaml' in sys.modules else 'minimal', file=sys.stderr); "
+    "sys.exit(code)"
+)
+
+
+def _release_without_site_packages(build: Path) -> subprocess.CompletedProcess[str]:
+    # -S: no site-packages, so PyYAML can only come from the build's libraries.
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _PROBE, str(buildpack_root()), str(build)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def test_bin_release_uses_the_pyyaml_bin_compile_installed(tmp_path):
+    from buildpack.selfdeps import locate
+
+    build = app(tmp_path / "build", "Django-5.2.19", "psycopg2_binary-2.9.13")
+    before = _release_without_site_packages(build)
+    assert before.stderr.strip() == "minimal"  # no note for this BUILD_DIR yet
+    locate.remember(buildpack_root(), build, _pyyaml_only(tmp_path))
+    try:
+        after = _release_without_site_packages(build)
+    finally:
+        locate._note(buildpack_root(), build).unlink()
+    assert after.stderr.strip() == "pyyaml"
+    assert yaml.safe_load(after.stdout) == {"addons": ["heroku-postgresql"]}
+
+
+def test_an_incomplete_library_directory_is_not_used(tmp_path):
+    from buildpack.selfdeps import locate
+
+    build = app(tmp_path / "build", "Django-5.2.19")
+    deps = _pyyaml_only(tmp_path)
+    (deps / ".complete").unlink()
+    locate.remember(buildpack_root(), build, deps)
+    try:
+        result = _release_without_site_packages(build)
+    finally:
+        locate._note(buildpack_root(), build).unlink()
+    assert result.stderr.strip() == "minimal"
