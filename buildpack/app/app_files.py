@@ -35,7 +35,12 @@ PIP_TEXT_FILES = frozenset({"requirements.txt", "requirements-test.txt"})
 MAX_TEXT_BYTES = 16 * 1024 * 1024
 
 # pip honours these byte order marks, and a PEP 263 style coding line.
-_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF32_BE)
+_BOMS: tuple[bytes, ...] = (
+    codecs.BOM_UTF8,
+    codecs.BOM_UTF16_BE,
+    codecs.BOM_UTF16_LE,
+    codecs.BOM_UTF32_BE,
+)
 _BOMS += (codecs.BOM_UTF32_LE,)
 _CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+", re.MULTILINE)
 

@@ -115,9 +115,9 @@ def requested_version(
         raise errors.python_version_file_not_found_for_uv(settings.default_minor)
 
     if package_manager == "pipenv" and PIPFILE_LOCK in root.names:
-        requested = _read_pipfile_lock(app_dir, settings)
-        if requested is not None:
-            return requested, ORIGIN_PIPFILE_LOCK
+        from_lock = _read_pipfile_lock(app_dir, settings)
+        if from_lock is not None:
+            return from_lock, ORIGIN_PIPFILE_LOCK
 
     # Only a well-formed X.Y.Z counts: anything else in the cache is not ours to trust.
     cached = VERSION.fullmatch(_strip(cached_version or ""))

@@ -226,6 +226,7 @@ class BuildCache:
             self._restored_into = target
             how = cache_tree.move_tree(tree, target)
             if how == "copied":  # a bind mount can hide a second filesystem
+                assert self.previous is not None, "a tree is only restored with its metadata"
                 _write_atomically(metadata, self.previous.to_json())
         else:
             # A copy: the cache stays whole and described meanwhile.

@@ -62,8 +62,10 @@ class MetadataProblem(Exception):
 def parse_metadata(text: str) -> Metadata:
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise MetadataProblem(f"The cache metadata is unreadable ({exc.msg})") from None
+    except ValueError as exc:  # e.g. a number too large to convert
+        raise MetadataProblem(f"The cache metadata is unreadable ({exc})") from None
     if not isinstance(data, dict):
         raise MetadataProblem("The cache metadata is unreadable (not a JSON object)")
     version = data.get("format")

@@ -19,7 +19,8 @@ def parse_toml(text: str) -> dict[str, Any]:
         from buildpack.core import mini_toml
 
         return mini_toml.loads(text)
-    return tomli.loads(text)
+    data: dict[str, Any] = tomli.loads(text)
+    return data
 
 
 @dataclass(frozen=True)

@@ -57,4 +57,4 @@ def select(app_dir: Path) -> str:
 
 def installer_for(manager: str) -> Installer:
     module = importlib.import_module(f"buildpack.package_managers.{manager}")
-    return module  # type: ignore[return-value]
+    return module

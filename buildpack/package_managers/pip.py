@@ -10,7 +10,7 @@ from buildpack.cache import cache
 from buildpack.cache.install_inputs import ManagerInputs
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext, Deferred
-from buildpack.package_managers import pip_seed, requirements_files, tools
+from buildpack.package_managers import failures, pip_seed, requirements_files, tools
 from buildpack.selfdeps import wheel_install
 
 _ALREADY_SATISFIED = re.compile(r"^(Requirement already satisfied: .+?) in /\S+( \(.*\))?$")
@@ -51,14 +51,14 @@ def install_tool(ctx: BuildContext) -> str:
         out=ctx.out,
         env=ctx.build_env(),
         cwd=ctx.build_dir,
-        line_filter=tools.shorten_version_list,
-        on_failure=lambda r: tools.install_failure(tv, r.output),
+        line_filter=failures.shorten_version_list,
+        on_failure=lambda r: failures.install_failure(tv, r.output),
     )
     pip_seed.save(*seed)
     return version
 
 
-def install_from_index(ctx: BuildContext, version: str, *, then: Callable[[], None]) -> bool:
+def install_from_index(ctx: BuildContext, version: str, *, then: Callable[[], object]) -> bool:
     """Fetch the pinned pip wheel and install it without running a pip.
 
     The bundled pip runs from its zip and compiles every module it imports

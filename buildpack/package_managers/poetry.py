@@ -13,7 +13,7 @@ from pathlib import Path
 from buildpack.cache.install_inputs import ManagerInputs, hash_files, read_toml
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext
-from buildpack.package_managers import tools
+from buildpack.package_managers import failures, tools
 
 LOCKFILE = "poetry.lock"
 # Poetry's words when poetry.lock no longer matches pyproject.toml.
@@ -64,9 +64,7 @@ def install_dependencies(ctx: BuildContext) -> None:
 
 
 def failure(command: str, output: str) -> errors.BuildError:
-    if any(marker in output for marker in _STALE_LOCK_MARKERS):
-        return errors.lockfile_outdated("poetry", LOCKFILE, command, output)
-    return errors.install_dependencies_failed("poetry", command, output)
+    return failures.sync_failure("poetry", LOCKFILE, _STALE_LOCK_MARKERS, command, output)
 
 
 # --- build cache inputs -------------------------------------------------------------

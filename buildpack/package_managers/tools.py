@@ -33,6 +33,7 @@ from typing import TypeVar
 from buildpack.cache import cache_tree
 from buildpack.core import atomic_dir, errors, fs, proc
 from buildpack.core.context import BuildContext
+from buildpack.package_managers import failures
 from buildpack.relocation import shebangs
 from buildpack.selfdeps import bootstrap, package_index, wheel_install
 from buildpack.selfdeps.wheel_tags import Interpreter
@@ -48,8 +49,6 @@ BUILDPACK_TOML = "buildpack.toml"
 _VERSION = re.compile(r"[0-9][0-9A-Za-z.+!_-]{0,63}\Z")
 # pip lists every release it saw ("from versions: 0.0.5, ..., 0.13.9"): for
 # uv that is hundreds. The log keeps the newest few.
-_FROM_VERSIONS = re.compile(r"^(.*\(from versions: )(.*)(\).*)$")
-_SHOWN_VERSIONS = 12
 # How much of a script decides which interpreter it runs (see relocation).
 _SCRIPT_HEAD_BYTES = 8192
 DOWNLOAD_CACHE_LIMIT_BYTES = 1024 * 1024 * 1024
@@ -161,7 +160,7 @@ def install_wheel_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -
     def populate(partial: Path) -> None:
         if not unpack_from_index(ctx, tv, partial):
             # --no-deps: uv's wheel is self-contained; --only-binary: never build it.
-            options = ["--no-deps", "--only-binary=:all:", "--target", partial]
+            options: list[str | Path] = ["--no-deps", "--only-binary=:all:", "--target", partial]
             pip_install(ctx, tv, bundled_pip(ctx, ctx.python), options)
         if not _is_executable(partial / "bin" / executable):
             raise errors.install_package_manager_failed(
@@ -318,39 +317,9 @@ def pip_install(
         out=ctx.out,
         env=ctx.build_env(),
         cwd=tools_root(ctx),
-        line_filter=shorten_version_list,
-        on_failure=lambda r: install_failure(tv, r.output),
+        line_filter=failures.shorten_version_list,
+        on_failure=lambda r: failures.install_failure(tv, r.output),
     )
-
-
-def install_failure(tv: ToolVersion, output: str) -> errors.BuildError:
-    """A missing release gets its own error; anything else the generic one."""
-    if version_not_on_index(output):
-        return errors.tool_version_not_found(tv.tool, tv.version, tv.origin, output)
-    return errors.install_package_manager_failed(tv.tool, tv.version, output)
-
-
-def version_not_on_index(pip_output: str) -> bool:
-    """pip reached the index, which lists releases of the tool, but not this one.
-
-    "(from versions: none)" means pip saw no release at all: the index is
-    unreachable or the name is wrong, which is not the user's version's fault.
-    """
-    if "No matching distribution found for" not in pip_output:
-        return False
-    return "(from versions: " in pip_output and "(from versions: none)" not in pip_output
-
-
-def shorten_version_list(line: str) -> str:
-    m = _FROM_VERSIONS.match(line)
-    if not m:
-        return line
-    versions = m.group(2).split(", ")
-    if len(versions) <= _SHOWN_VERSIONS:
-        return line
-    hidden = len(versions) - _SHOWN_VERSIONS
-    shown = ", ".join(versions[-_SHOWN_VERSIONS:])
-    return f"{m.group(1)}{hidden} older, ..., {shown}{m.group(3)}"
 
 
 def install_atomically(final: Path, populate: Callable[[Path], None]) -> None:

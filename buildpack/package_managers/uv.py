@@ -13,7 +13,7 @@ from pathlib import Path
 from buildpack.cache.install_inputs import ManagerInputs, hash_files, read_toml
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext
-from buildpack.package_managers import tools
+from buildpack.package_managers import failures, tools
 
 LOCKFILE = "uv.lock"
 # uv's words when `--locked` finds uv.lock out of date with pyproject.toml.
@@ -87,9 +87,7 @@ def install_dependencies(ctx: BuildContext) -> None:
 
 
 def failure(command: str, output: str) -> errors.BuildError:
-    if any(marker in output for marker in _STALE_LOCK_MARKERS):
-        return errors.lockfile_outdated("uv", LOCKFILE, command, output)
-    return errors.install_dependencies_failed("uv", command, output)
+    return failures.sync_failure("uv", LOCKFILE, _STALE_LOCK_MARKERS, command, output)
 
 
 # --- build cache inputs -------------------------------------------------------------

@@ -116,7 +116,7 @@ def download_and_extract(
                 if expected is not None and actual != expected:
                     raise errors.runtime_checksum_mismatch(url, expected, actual)
 
-            with open_zstd_reader(body, force_tool=force_zstd_tool) as reader:  # type: ignore[arg-type]
+            with open_zstd_reader(body, force_tool=force_zstd_tool) as reader:
                 try:
                     extract_tar_stream(
                         reader, dest, source=url, replace=replace, before_commit=verify

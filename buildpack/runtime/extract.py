@@ -15,12 +15,18 @@ import os
 import secrets
 import stat
 import tarfile
+import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, TYPE_CHECKING, cast
 
 from buildpack.core import atomic_dir, errors
 from buildpack.core.fs import remove_tree
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from buildpack.runtime.zstd_stream import Reader
 
 # Far above any CPython runtime (about 100 MB unpacked, a few thousand files),
 # low enough that a decompression bomb stops long before the disk fills.
@@ -49,7 +55,7 @@ class _Invalid(Exception):
 
 
 def extract_tar_stream(
-    stream: BinaryIO,
+    stream: Reader,
     dest: Path,
     *,
     source: str,
@@ -111,6 +117,16 @@ def _commit(tmp: Path, dest: Path, *, replace: bool) -> None:
 # --- the member-by-member extraction ------------------------------------------
 
 
+# Why tarfile stopped reading headers, by the name of the (undocumented)
+# HeaderError subclass it raised and then swallowed.
+_HEADER_ENDS = {
+    "EOFHeaderError": "marker",
+    "EmptyHeaderError": "the data ends before the end-of-archive marker",
+    "TruncatedHeaderError": "the data ends inside a member header",
+}
+_HOW_HEADERS_ENDED: weakref.WeakKeyDictionary[tarfile.TarFile, str] = weakref.WeakKeyDictionary()
+
+
 class _EndRecorder(tarfile.TarInfo):
     """Notes why tarfile stopped reading headers.
 
@@ -120,20 +136,12 @@ class _EndRecorder(tarfile.TarInfo):
     """
 
     @classmethod
-    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> Self:
         try:
             return super().fromtarfile(tarfile_)
-        except tarfile.EOFHeaderError:
-            tarfile_._buildpack_end = "marker"  # type: ignore[attr-defined]
-            raise
-        except tarfile.EmptyHeaderError:
-            tarfile_._buildpack_end = "the data ends before the end-of-archive marker"  # type: ignore[attr-defined]
-            raise
-        except tarfile.TruncatedHeaderError:
-            tarfile_._buildpack_end = "the data ends inside a member header"  # type: ignore[attr-defined]
-            raise
-        except tarfile.InvalidHeaderError as exc:
-            tarfile_._buildpack_end = f"a member header is corrupt ({exc})"  # type: ignore[attr-defined]
+        except tarfile.HeaderError as exc:
+            ended = _HEADER_ENDS.get(type(exc).__name__, f"a member header is corrupt ({exc})")
+            _HOW_HEADERS_ENDED[tarfile_] = ended
             raise
 
 
@@ -151,8 +159,10 @@ class _Extractor:
         self.symlinks: list[tuple[str, str]] = []
         self.dir_attrs: dict[str, tuple[int, float]] = {}
 
-    def run(self, stream: BinaryIO) -> None:
-        with tarfile.open(fileobj=stream, mode="r|", tarinfo=_EndRecorder) as tf:
+    def run(self, stream: Reader) -> None:
+        # Stream mode ("r|") only ever calls read(): a Reader is all it needs.
+        fileobj = cast(IO[bytes], stream)
+        with tarfile.open(fileobj=fileobj, mode="r|", tarinfo=_EndRecorder) as tf:
             for member in tf:
                 self._count(member)
                 name = _member_path(member.name, member.name)
@@ -170,7 +180,7 @@ class _Extractor:
                     raise _Unsafe(member.name, "is a FIFO (named pipe)")
                 else:
                     raise _Unsafe(member.name, "has an unsupported tar member type")
-            end = getattr(tf, "_buildpack_end", None)
+            end = _HOW_HEADERS_ENDED.get(tf)
             if end != "marker":
                 raise _Invalid(end or "the data ends before the end-of-archive marker")
         self._drain(stream)
@@ -188,7 +198,7 @@ class _Extractor:
                     member.name, f"would make the unpacked size exceed {self.max_bytes} bytes"
                 )
 
-    def _drain(self, stream: BinaryIO) -> None:
+    def _drain(self, stream: Reader) -> None:
         # The tar format pads its end with zeros; reading them to the end of the
         # stream makes a corrupt or truncated compressed tail show up now.
         while True:

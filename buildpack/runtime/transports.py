@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from buildpack.core import errors
 
@@ -221,24 +221,34 @@ def _open_requests(url: str, timeouts: Timeouts, cafile: str | None = None) -> R
 
 def _shutdown(raw: object) -> None:
     # urllib3 >= 2.3 can shut the socket down under a reading thread.
-    with contextlib.suppress(Exception):
-        raw.shutdown()  # type: ignore[attr-defined]
+    shutdown = getattr(raw, "shutdown", None)
+    if callable(shutdown):
+        with contextlib.suppress(Exception):
+            shutdown()
 
 
-def _connection_class(base: type[http.client.HTTPConnection], read_timeout: float) -> type:
-    """``base`` with the connect timeout for connecting and the read timeout after.
+class _TimedHTTPConnection(http.client.HTTPConnection):
+    """Connects within the connect timeout, then reads with the read timeout.
 
     urllib has a single timeout for both; the mirror may be slow to connect
     to and then fast, or the other way round.
     """
 
-    class Connection(base):  # type: ignore[valid-type, misc]
-        def connect(self) -> None:
-            super().connect()
-            assert self.sock is not None
-            self.sock.settimeout(read_timeout)
+    read_timeout: float = 30.0
 
-    return Connection
+    def connect(self) -> None:
+        super().connect()
+        assert self.sock is not None
+        self.sock.settimeout(self.read_timeout)
+
+
+class _TimedHTTPSConnection(http.client.HTTPSConnection):
+    read_timeout: float = 30.0
+
+    def connect(self) -> None:
+        super().connect()
+        assert self.sock is not None
+        self.sock.settimeout(self.read_timeout)
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
@@ -247,8 +257,12 @@ class _HTTPHandler(urllib.request.HTTPHandler):
         self._read_timeout = read_timeout
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        conn = _connection_class(http.client.HTTPConnection, self._read_timeout)
-        return self.do_open(conn, req)
+        def connection(host: str, /, **kwargs: Any) -> http.client.HTTPConnection:
+            conn = _TimedHTTPConnection(host, **kwargs)
+            conn.read_timeout = self._read_timeout
+            return conn
+
+        return self.do_open(connection, req)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
@@ -258,9 +272,13 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         self._cafile = cafile
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        conn = _connection_class(http.client.HTTPSConnection, self._read_timeout)
+        def connection(host: str, /, **kwargs: Any) -> http.client.HTTPConnection:
+            conn = _TimedHTTPSConnection(host, **kwargs)
+            conn.read_timeout = self._read_timeout
+            return conn
+
         context = ssl.create_default_context(cafile=self._cafile)
-        return self.do_open(conn, req, context=context)
+        return self.do_open(connection, req, context=context)
 
 
 def _open_urllib(url: str, timeouts: Timeouts, cafile: str | None = None) -> Response:

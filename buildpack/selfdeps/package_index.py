@@ -17,6 +17,7 @@ runs pip as before.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import importlib.util
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildpack.runtime import download
+from buildpack.runtime.transports import Response
 from buildpack.selfdeps import pip_config
 from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
 
@@ -268,7 +270,7 @@ def _in_parallel(action: Callable[[Pin], Path], pins: list[Pin]) -> list[Path]:
         return list(pool.map(action, pins))
 
 
-def _open(index: IndexSettings, url: str):  # type: ignore[no-untyped-def]
+def _open(index: IndexSettings, url: str) -> contextlib.AbstractContextManager[Response]:
     if not is_secure(url, index.trusted_hosts):
         raise IndexUnavailable(f"{url} is neither https nor a trusted host")
     return download.fetch_stream(
@@ -277,7 +279,8 @@ def _open(index: IndexSettings, url: str):  # type: ignore[no-untyped-def]
         read_timeout=_READ_TIMEOUT,
         retries=_RETRIES,
         backoff=_BACKOFF,
-        transport="urllib",
+        # requests once the buildpack's libraries are importable, urllib before.
+        transport="auto",
         cafile=index.cafile,
     )
 

@@ -12,7 +12,7 @@ import pytest
 
 from buildpack.cache import cache_tree
 from buildpack.core import atomic_dir, errors
-from buildpack.package_managers import pipenv, poetry, select, tools, uv
+from buildpack.package_managers import failures, pipenv, poetry, select, tools, uv
 from buildpack.slug_env import envfiles
 from tests.unit.ctx_factory import link_python_home, make_ctx
 
@@ -140,14 +140,14 @@ PIP_NO_INDEX = (
 
 
 def test_a_missing_release_is_told_apart_from_an_unreachable_index():
-    assert tools.version_not_on_index(PIP_NO_SUCH_VERSION)
-    assert not tools.version_not_on_index(PIP_NO_INDEX)
-    assert not tools.version_not_on_index("ERROR: Could not install packages: OSError")
+    assert failures.version_not_on_index(PIP_NO_SUCH_VERSION)
+    assert not failures.version_not_on_index(PIP_NO_INDEX)
+    assert not failures.version_not_on_index("ERROR: Could not install packages: OSError")
     tv = tools.ToolVersion("uv", "0.0.999", "BUILDPACK_UV_VERSION")
-    err = tools.install_failure(tv, PIP_NO_SUCH_VERSION)
+    err = failures.install_failure(tv, PIP_NO_SUCH_VERSION)
     assert err.title == "uv 0.0.999 does not exist on the package index"
     assert "BUILDPACK_UV_VERSION asks for uv 0.0.999" in err.cause
-    generic = tools.install_failure(
+    generic = failures.install_failure(
         tools.ToolVersion("uv", "0.13.9", "buildpack.toml"), PIP_NO_INDEX
     )
     assert generic.title == "Could not install uv 0.13.9"
@@ -156,13 +156,13 @@ def test_a_missing_release_is_told_apart_from_an_unreachable_index():
 def test_pips_list_of_every_release_is_shortened_in_the_log():
     versions = ", ".join(f"0.{i}.0" for i in range(40))
     line = f"ERROR: Could not find a version that satisfies uv==9 (from versions: {versions})"
-    short = tools.shorten_version_list(line)
+    short = failures.shorten_version_list(line)
     assert short.endswith(
         "(from versions: 28 older, ..., 0.28.0, 0.29.0, 0.30.0, 0.31.0, "
         "0.32.0, 0.33.0, 0.34.0, 0.35.0, 0.36.0, 0.37.0, 0.38.0, 0.39.0)"
     )
-    assert tools.shorten_version_list("(from versions: 1.0, 2.0)") == "(from versions: 1.0, 2.0)"
-    assert tools.shorten_version_list("Collecting uv") == "Collecting uv"
+    assert failures.shorten_version_list("(from versions: 1.0, 2.0)") == "(from versions: 1.0, 2.0)"
+    assert failures.shorten_version_list("Collecting uv") == "Collecting uv"
 
 
 # --- tool directories ---------------------------------------------------------------
