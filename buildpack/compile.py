@@ -11,6 +11,7 @@ from buildpack.app.python_version import choose_python_version
 from buildpack.cache.cache import BuildCache
 from buildpack.cache.cache_key import build_key
 from buildpack.core.context import BuildContext
+from buildpack.core.python_home import site_packages_dirs
 from buildpack.relocation import audit, boot_script, records, shebangs
 from buildpack.runtime import runtime
 from buildpack.selfdeps import locate
@@ -109,7 +110,7 @@ def repair_install_records(ctx: BuildContext) -> set[str]:
     that still name the app source in BUILD_DIR and so are rewritten at boot."""
     if not runtime.is_linked(ctx):
         return set()
-    for site_packages in sorted(ctx.build_python_home.glob("lib/python3*/site-packages")):
+    for site_packages in site_packages_dirs(ctx.build_python_home):
         records.rewrite_build_paths(
             site_packages,
             build_python_home=ctx.build_python_home,

@@ -10,6 +10,7 @@ from buildpack.cache import cache
 from buildpack.cache.install_inputs import ManagerInputs
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext, Deferred
+from buildpack.core.python_home import site_packages_dirs
 from buildpack.package_managers import failures, pip_seed, requirements_files, tools
 from buildpack.selfdeps import wheel_install
 
@@ -100,7 +101,7 @@ def installed_pip_version(python_home: Path) -> str | None:
     """The version of the pip installed in site-packages, read from its
     dist-info, if exactly one complete install is there."""
     found = []
-    for site in sorted(python_home.glob("lib/python3*/site-packages")):
+    for site in site_packages_dirs(python_home):
         for dist in site.glob("pip-*.dist-info"):
             complete = (dist / "RECORD").is_file() and (site / "pip" / "__init__.py").is_file()
             found.append(dist.name[len("pip-") : -len(".dist-info")] if complete else None)

@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 
 from buildpack.core import atomic_dir, fs
+from buildpack.core.python_home import single_site_packages
 
 SEEDS_DIR = Path(".heroku/pip-seeds")
 
@@ -36,11 +37,6 @@ class SeedError(Exception):
 def seed_dir(cache_dir: Path, version: str, minor_dir: str, app_python_home: Path) -> Path:
     home = hashlib.sha256(os.fsencode(app_python_home)).hexdigest()[:12]
     return cache_dir / SEEDS_DIR / f"pip-{version}-{minor_dir}-{home}"
-
-
-def _site_packages(python_home: Path) -> Path | None:
-    found = sorted(python_home.glob("lib/python3*/site-packages"))
-    return found[-1] if len(found) == 1 else None
 
 
 def _record_files(python_home: Path, site: Path, version: str) -> list[tuple[str, str, str]]:
@@ -83,7 +79,7 @@ def save(cache_dir: Path, python_home: Path, app_python_home: Path, version: str
     """Copy the installed pip ``version`` into the seed, unless one is there.
 
     False (and nothing kept) when the install is not one to copy."""
-    site = _site_packages(python_home)
+    site = single_site_packages(python_home)
     if site is None:
         return False
     target = seed_dir(cache_dir, version, site.parent.name, app_python_home)
@@ -117,7 +113,7 @@ def _link_or_copy(source: Path, dest: Path) -> None:
 def restore(cache_dir: Path, python_home: Path, app_python_home: Path, version: str) -> bool:
     """Copy a seeded pip ``version`` into ``python_home``; False if there is
     no usable seed (then nothing was written)."""
-    site = _site_packages(python_home)
+    site = single_site_packages(python_home)
     if site is None:
         return False
     source = seed_dir(cache_dir, version, site.parent.name, app_python_home)

@@ -33,6 +33,7 @@ from typing import TypeVar
 from buildpack.cache import cache_tree
 from buildpack.core import atomic_dir, errors, fs, proc
 from buildpack.core.context import BuildContext
+from buildpack.core.python_home import single_site_packages
 from buildpack.package_managers import failures
 from buildpack.relocation import shebangs
 from buildpack.selfdeps import bootstrap, package_index, wheel_install
@@ -250,10 +251,9 @@ def install_pip(
     ``python_home``'s site-packages with launchers that run ``python``,
     without running a pip. The files written, or None (with nothing
     written) when a pip has to do it."""
-    found = sorted(python_home.glob("lib/python3*/site-packages"))
-    if len(found) != 1 or any(found[0].glob("pip")) or any(found[0].glob("pip-*.dist-info")):
+    site = single_site_packages(python_home)
+    if site is None or any(site.glob("pip")) or any(site.glob("pip-*.dist-info")):
         return None
-    site = found[0]
     minor = site.parent.name.removeprefix("python")
     return _from_index(
         ctx,

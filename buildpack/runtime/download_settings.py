@@ -35,15 +35,6 @@ class DownloadSettings:
     retries: int
     backoff: float
 
-    def as_kwargs(self) -> dict[str, float | int]:
-        """The keyword arguments of download.download_and_extract and fetch_stream."""
-        return {
-            "connect_timeout": self.connect_timeout,
-            "read_timeout": self.read_timeout,
-            "retries": self.retries,
-            "backoff": self.backoff,
-        }
-
 
 def download_settings(ctx: BuildContext) -> DownloadSettings:
     defaults = ctx.settings

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 from buildpack.core.context import BuildContext
 
@@ -77,7 +76,3 @@ def write(ctx: BuildContext) -> None:
     profile_dir = ctx.build_dir / ".profile.d"
     profile_dir.mkdir(exist_ok=True)
     (profile_dir / "python.sh").write_text(profile_script(ctx))
-
-
-def profile_path(build_dir: Path) -> Path:
-    return build_dir / ".profile.d" / "python.sh"
