@@ -159,11 +159,15 @@ def runtime_download_failed(url: str, problem: str) -> BuildError:
 def runtime_archive_invalid(url: str, problem: str) -> BuildError:
     return BuildError(
         reason="install-python::invalid-archive",
-        title="The Python runtime archive is damaged",
-        cause=f"The archive from {url} could not be unpacked: {problem}",
+        title="The Python runtime archive is invalid",
+        cause=(
+            f"The archive from {url} could not be unpacked: {problem}. "
+            "Nothing from it was installed."
+        ),
         action=(
             "Try the build again. If it fails the same way, the mirror serves "
-            "a broken or truncated file: repack or re-upload it."
+            "a broken, truncated or hand-made file: repack it with this "
+            "buildpack's pack-runtime tool and re-upload it."
         ),
         detail=problem,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -13,22 +15,30 @@ from pathlib import Path
 def remove_tree(path: Path) -> None:
     """Delete ``path`` and everything in it; a missing path is fine.
 
-    Directories a package made read-only are made writable first, so the
-    delete also works when the build does not run as root.
+    A link is removed as a link, never what it points to (a link planted
+    where a partial directory is expected must not get the tree it leads to
+    deleted or made writable). Directories a package made read-only are made
+    writable first (only inside the tree: ``rmtree`` never follows a link),
+    so the delete also works when the build does not run as root.
     """
 
     def make_writable_and_retry(func: Callable[..., object], failed: str, _exc: object) -> None:
         parent = os.path.dirname(failed)
         try:
+            if os.path.islink(parent):
+                raise OSError(errno.ELOOP, "refusing to follow a link", parent)
             os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
             func(failed)
         except FileNotFoundError:
             pass
 
-    if os.path.islink(path) or os.path.isfile(path):
-        os.unlink(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
         return
-    if not os.path.exists(path):
+    if not stat.S_ISDIR(st.st_mode):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
         return
     if sys.version_info >= (3, 12):
         shutil.rmtree(path, onexc=make_writable_and_retry)

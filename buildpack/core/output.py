@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from buildpack.core.errors import BuildError
+from buildpack.core.redact import redact_text
 
 INDENT = " " * 7
 STEP = "-----> "
@@ -13,7 +14,10 @@ BANG = " !     "
 
 
 class Output:
-    """Writes steps and tool output to stdout, warnings and errors to stderr."""
+    """Writes steps and tool output to stdout, warnings and errors to stderr.
+
+    Every line goes through ``redact_text``: no URL credentials in the log.
+    """
 
     def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
         self._out = stdout or sys.stdout
@@ -45,11 +49,11 @@ class Output:
         lines = [headline, "", *body.splitlines()]
         self._err.write("\n")
         for line in lines:
-            self._err.write((BANG + line).rstrip() + "\n")
+            self._err.write((BANG + redact_text(line)).rstrip() + "\n")
         self._err.write("\n")
         self._err.flush()
 
     @staticmethod
     def _write(stream: TextIO, text: str) -> None:
-        stream.write(text + "\n")
+        stream.write(redact_text(text) + "\n")
         stream.flush()

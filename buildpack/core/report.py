@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from buildpack.core.redact import redact_text
+
 REPORT_PATH = Path("build-data/python.json")
 MAX_VALUE_CHARS = 200
 
@@ -19,6 +21,7 @@ class Report:
         self.fields: dict[str, Any] = {}
 
     def set(self, key: str, value: Any) -> None:
+        value = redacted(value)
         if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
             value = value[:MAX_VALUE_CHARS]
         self.fields[key] = value
@@ -38,6 +41,17 @@ class Report:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.fields, sort_keys=True, indent=2) + "\n")
         os.replace(tmp, path)
+
+
+def redacted(value: Any) -> Any:
+    """``value`` with URL credentials hidden in every string it holds."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, (list, tuple)):
+        return [redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {redacted(str(k)): redacted(v) for k, v in value.items()}
+    return value
 
 
 def load(cache_dir: Path) -> dict[str, Any]:

@@ -15,16 +15,21 @@ import os
 import secrets
 import stat
 import tarfile
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
 from buildpack.core import atomic_dir, errors
 from buildpack.core.fs import remove_tree
+from buildpack.runtime.tar_headers import (
+    ArchiveInvalid,
+    CheckedTarInfo,
+    check_fields,
+    how_headers_ended,
+    shown,
+)
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
 
     from buildpack.runtime.zstd_stream import Reader
 
@@ -35,8 +40,9 @@ MAX_MEMBERS = 200_000
 
 _COPY_CHUNK = 1024 * 1024
 # Permission bits we keep: setuid, setgid and sticky bits have no business in
-# a language runtime and would be dangerous in a root-owned slug.
-_MODE_MASK = 0o777
+# a language runtime, nor group or other write: in a root-owned slug, any of
+# them would let another user change or take over the runtime.
+_MODE_MASK = 0o755
 
 
 class ArchiveDataError(Exception):
@@ -48,10 +54,6 @@ class _Unsafe(Exception):
         super().__init__(f"{member}: {problem}")
         self.member = member
         self.problem = problem
-
-
-class _Invalid(Exception):
-    pass
 
 
 def extract_tar_stream(
@@ -86,7 +88,7 @@ def extract_tar_stream(
             _Extractor(tmp, max_bytes=max_bytes, max_members=max_members).run(stream)
         except _Unsafe as exc:
             raise errors.runtime_archive_unsafe(source, exc.member, exc.problem) from None
-        except _Invalid as exc:
+        except ArchiveInvalid as exc:
             raise errors.runtime_archive_invalid(source, str(exc)) from None
         except _data_errors() as exc:
             raise errors.runtime_archive_invalid(source, _describe_data_error(exc)) from None
@@ -117,34 +119,6 @@ def _commit(tmp: Path, dest: Path, *, replace: bool) -> None:
 # --- the member-by-member extraction ------------------------------------------
 
 
-# Why tarfile stopped reading headers, by the name of the (undocumented)
-# HeaderError subclass it raised and then swallowed.
-_HEADER_ENDS = {
-    "EOFHeaderError": "marker",
-    "EmptyHeaderError": "the data ends before the end-of-archive marker",
-    "TruncatedHeaderError": "the data ends inside a member header",
-}
-_HOW_HEADERS_ENDED: weakref.WeakKeyDictionary[tarfile.TarFile, str] = weakref.WeakKeyDictionary()
-
-
-class _EndRecorder(tarfile.TarInfo):
-    """Notes why tarfile stopped reading headers.
-
-    ``tarfile`` ends iteration quietly both at the end-of-archive marker and at
-    a truncated or garbled header. Only the marker means the archive is
-    complete, so the extractor checks which one it was.
-    """
-
-    @classmethod
-    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> Self:
-        try:
-            return super().fromtarfile(tarfile_)
-        except tarfile.HeaderError as exc:
-            ended = _HEADER_ENDS.get(type(exc).__name__, f"a member header is corrupt ({exc})")
-            _HOW_HEADERS_ENDED[tarfile_] = ended
-            raise
-
-
 class _Extractor:
     def __init__(self, root: Path, *, max_bytes: int, max_members: int) -> None:
         self.root = str(root)
@@ -162,9 +136,10 @@ class _Extractor:
     def run(self, stream: Reader) -> None:
         # Stream mode ("r|") only ever calls read(): a Reader is all it needs.
         fileobj = cast(IO[bytes], stream)
-        with tarfile.open(fileobj=fileobj, mode="r|", tarinfo=_EndRecorder) as tf:
+        with tarfile.open(fileobj=fileobj, mode="r|", tarinfo=CheckedTarInfo) as tf:
             for member in tf:
                 self._count(member)
+                check_fields(member)
                 name = _member_path(member.name, member.name)
                 if member.isreg():
                     self._file(tf, member, name)
@@ -179,10 +154,10 @@ class _Extractor:
                 elif member.isfifo():
                     raise _Unsafe(member.name, "is a FIFO (named pipe)")
                 else:
-                    raise _Unsafe(member.name, "has an unsupported tar member type")
-            end = _HOW_HEADERS_ENDED.get(tf)
+                    raise ArchiveInvalid(f"'{shown(member.name)}' has an unknown tar member type")
+            end = how_headers_ended(tf)
             if end != "marker":
-                raise _Invalid(end or "the data ends before the end-of-archive marker")
+                raise ArchiveInvalid(end or "the data ends before the end-of-archive marker")
         self._drain(stream)
         self._check_symlinks()
         self._apply_dir_attrs()
@@ -273,7 +248,7 @@ class _Extractor:
             while remaining > 0:
                 chunk = source.read(min(remaining, _COPY_CHUNK))
                 if not chunk:
-                    raise _Invalid(f"the data ends inside '{member.name}'")
+                    raise ArchiveInvalid(f"the data ends inside '{member.name}'")
                 remaining -= len(chunk)
                 # Plain os.write: a Python file object costs more syscalls per
                 # file than the write itself for the stdlib's small files.

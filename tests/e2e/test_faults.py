@@ -186,7 +186,7 @@ def test_truncated_archive(
     data = runtime_archive.path.read_bytes()
     serve_instead(mirror, runtime_archive, data[: len(data) // 2])
     result = box.compile(box.env(BUILDPACK_S3_BASE_URL=mirror.url, **FAST_RETRIES))
-    assert_failed_cleanly(box, result, "The Python runtime archive is damaged")
+    assert_failed_cleanly(box, result, "The Python runtime archive is invalid")
     assert retry_lines(result) == []
 
 
@@ -198,7 +198,7 @@ def test_corrupt_zstd_frame(
     data[middle : middle + 64] = bytes(64)
     serve_instead(mirror, runtime_archive, bytes(data))
     result = box.compile(box.env(BUILDPACK_S3_BASE_URL=mirror.url, **FAST_RETRIES))
-    assert_failed_cleanly(box, result, "The Python runtime archive is damaged")
+    assert_failed_cleanly(box, result, "The Python runtime archive is invalid")
     assert "zstd data is corrupt" in result.stderr, result.log
 
 
