@@ -13,6 +13,7 @@ from buildpack.core import errors
 from buildpack.core.build_tmpdir import private_tmpdir
 from buildpack.core.config_vars import read_env_dir
 from buildpack.core.output import Output
+from buildpack.core.redact import redact_text
 from buildpack.core.report import Report
 from buildpack.core.settings import buildpack_root
 from buildpack.selfdeps import bootstrap
@@ -43,7 +44,7 @@ def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
         _fail(out, report, errors.interrupted())
     except Exception as exc:  # a bug: say so, and keep the traceback for the report
         _fail(out, report, errors.internal_error(f"{type(exc).__name__}: {exc}"))
-        traceback.print_exc(file=sys.stderr)
+        sys.stderr.write(redact_text(traceback.format_exc()))
     else:
         report.save(cache_dir)
         return 0

@@ -17,9 +17,12 @@ MAX_VALUE_CHARS = 200
 
 
 def capped(data: dict[str, Any]) -> dict[str, Any]:
-    """Scalars as they are, strings cut to MAX_VALUE_CHARS, anything else as JSON text."""
+    """Scalars as they are, strings cut to MAX_VALUE_CHARS, anything else as
+    JSON text; URL credentials hidden (an older release may have saved some)."""
+    from buildpack.core.report import redacted
+
     result: dict[str, Any] = {}
-    for key, value in data.items():
+    for key, value in redacted(data).items():
         if value is not None and not isinstance(value, (bool, int, float, str)):
             value = json.dumps(value, sort_keys=True, default=str)
         if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:

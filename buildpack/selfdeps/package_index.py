@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildpack.runtime import download
+from buildpack.runtime import download, transport_policy
 from buildpack.runtime.transports import Response
 from buildpack.selfdeps import pip_config
 from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
@@ -156,7 +156,7 @@ def is_secure(url: str, trusted_hosts: frozenset[str]) -> bool:
     if parts.scheme != "http":
         return False
     host = parts.hostname or ""
-    if host == "localhost" or host.startswith("127.") or host == "::1":
+    if transport_policy.is_loopback(host):
         return True
     port = f"{host}:{parts.port}" if parts.port else host
     return host in trusted_hosts or port in trusted_hosts

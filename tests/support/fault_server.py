@@ -11,14 +11,20 @@ them), in the order they were added; then the path is served normally again.
         download(server.url + "/a.tar.zst")
         assert server.hits["/a.tar.zst"] == 3
 
+``credentials=(user, password)`` makes it answer 401 to any request without
+them as HTTP basic auth; ``tls=(certfile, keyfile)`` serves https. Every
+Authorization header it receives is kept in ``authorizations``.
+
 Every wait is bounded: stalls end after ``MAX_STALL_SECONDS`` or when the
 server stops, idle connections time out, and stopping joins all threads.
 """
 
 from __future__ import annotations
 
+import base64
 import collections
 import socket
+import ssl
 import struct
 import threading
 import urllib.parse
@@ -56,9 +62,22 @@ class Fault:
 
 
 class FaultServer:
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        credentials: tuple[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.root = Path(root).resolve()
         self.hits: collections.Counter[str] = collections.Counter()
+        self.authorizations: list[str] = []
+        self._expected_auth = (
+            "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
+            if credentials
+            else None
+        )
+        self._tls = tls
         # Requests in the middle of a stall right now (a client that gave up
         # early is gone while the stall still runs).
         self.stalling = 0
@@ -71,7 +90,8 @@ class FaultServer:
     @property
     def url(self) -> str:
         assert self._server is not None, "the server is not running"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def add(self, path: str, fault: Fault) -> None:
         with self._lock:
@@ -85,6 +105,10 @@ class FaultServer:
     def __enter__(self) -> FaultServer:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
+        if self._tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self._tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -141,6 +165,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
         owner = self.server.owner
+        authorization = self.headers.get("Authorization")
+        if authorization is not None:
+            owner.authorizations.append(authorization)
+        if owner._expected_auth is not None and authorization != owner._expected_auth:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="test"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         fault = owner._next_fault(path)
         if fault is None:
             self._serve_file(path)
@@ -152,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind == "redirect":
             location = fault.location
             if location.startswith("/"):
-                location = f"http://127.0.0.1:{self.server.server_address[1]}{location}"
+                location = f"{owner.url}{location}"
             self.send_response(fault.status or 302)
             self.send_header("Location", location)
             self.send_header("Content-Length", "0")
