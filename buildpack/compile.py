@@ -79,7 +79,8 @@ def compile_app(ctx: BuildContext) -> None:
     boot_rewritten = repair_install_records(ctx)
     envfiles.write(ctx)
     audit_relocation(ctx, boot_rewritten)
-    if ctx.deps is not None:
+    if ctx.deps is not None and ctx.cache_dir_problem() is None:
+        # Kept for the next build: not into a CACHE_DIR a hook removed.
         with ctx.report.timed("buildpack_dependencies"):
             ctx.deps.wait([ctx.build_python_home])
         ctx.report.set("buildpack_dependencies_source", ctx.deps.source or "none")

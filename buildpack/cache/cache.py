@@ -46,7 +46,7 @@ from buildpack.cache.cache_key import (
     parse_metadata,
 )
 from buildpack.cache.cache_lock import DEFAULT_TIMEOUT_SECONDS, CacheLock
-from buildpack.core import fs, pause_points
+from buildpack.core import fs, pause_points, safe_fs
 from buildpack.core.context import BuildContext
 from buildpack.relocation import records
 
@@ -124,6 +124,8 @@ class BuildCache:
             )
             cache.bypass_reason = "another build held the cache lock"
             return cache
+        if ctx.cache_stamp is not None:
+            ctx.cache_stamp.watch(ctx.cache_dir / HEROKU_DIR)
         cache._remove_leftovers()
         cache._read_metadata()
         return cache
@@ -136,14 +138,14 @@ class BuildCache:
         except OSError:
             return
         for name in names:
-            if name.startswith((_SAVING_PREFIX, _OLD_PREFIX, "cache.json.tmp-")):
+            if name.startswith((_SAVING_PREFIX, _OLD_PREFIX, f".{METADATA.name}.tmp-")):
                 with contextlib.suppress(OSError):
                     fs.remove_tree(heroku / name)
 
     def _read_metadata(self) -> None:
         path = self.cache_dir / METADATA
         try:
-            with open(path, "rb") as f:
+            with open(safe_fs.open_nofollow(path, os.O_RDONLY), "rb") as f:
                 text = f.read(_MAX_METADATA_BYTES + 1).decode("utf-8", "replace")
         except FileNotFoundError:
             return
@@ -227,7 +229,7 @@ class BuildCache:
             how = cache_tree.move_tree(tree, target)
             if how == "copied":  # a bind mount can hide a second filesystem
                 assert self.previous is not None, "a tree is only restored with its metadata"
-                _write_atomically(metadata, self.previous.to_json())
+                safe_fs.write_atomic(metadata, self.previous.to_json())
         else:
             # A copy: the cache stays whole and described meanwhile.
             self._restored_into = target
@@ -286,7 +288,15 @@ class BuildCache:
 
     def save(self, ctx: BuildContext, *, app_refs: set[str] | list[str]) -> None:
         try:
-            if self.lock.held and self.key is not None and ctx.build_python_home.is_dir():
+            problem = ctx.cache_dir_problem()
+            if problem is not None:
+                ctx.out.warning(
+                    "Nothing from this build was cached",
+                    f"{problem} (by a hook?), so the buildpack saved nothing into it. "
+                    "The app was built; the next build starts without a cache.",
+                )
+                ctx.report.set("cache_save_error", problem)
+            elif self.lock.held and self.key is not None and ctx.build_python_home.is_dir():
                 self._save(ctx, app_refs)
         finally:
             self.lock.release()
@@ -323,7 +333,7 @@ class BuildCache:
                 os.rename(tree, old)
             os.rename(staging, tree)
             pause_points.pause("cache-save-metadata")
-            _write_atomically(metadata, meta.to_json())
+            safe_fs.write_atomic(metadata, meta.to_json())
         except OSError as exc:
             fs.remove_tree(staging)
             ctx.out.warning(
@@ -356,6 +366,7 @@ def pip_cache_dir(ctx: BuildContext) -> Path | None:
     value = ctx.setting("PIP_NO_CACHE_DIR")
     if value is not None and value.lower() not in ("0", "false", "no", "off"):
         return None
+    safe_fs.real_dir(ctx.cache_dir, PIP_CACHE)
     return cache_tree.bounded(ctx.cache_dir / PIP_CACHE, PIP_CACHE_LIMIT_BYTES)
 
 
@@ -388,12 +399,3 @@ def _lock_timeout(ctx: BuildContext) -> float:
 def _unlink(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -9,6 +9,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from buildpack.cache import cache_guard
 from buildpack.core import errors
 from buildpack.core.build_tmpdir import private_tmpdir
 from buildpack.core.config_vars import read_env_dir
@@ -98,6 +99,9 @@ def _build(
     from buildpack.core.context import BuildContext
     from buildpack.core.settings import Settings
 
+    # Before anything reads or writes CACHE_DIR.
+    cache_guard.say_untrusted(out, report, cache_guard.check_links(cache_dir))
+    stamp = cache_guard.CacheDirStamp(cache_dir)
     deps = bootstrap.prepare(
         buildpack_dir=root, cache_dir=cache_dir, config=config, environ=os.environ, out=out
     )
@@ -113,6 +117,7 @@ def _build(
         environ=dict(os.environ),
         install_dev=install_dev,
         deps=deps,
+        cache_stamp=stamp,
     )
     try:
         deps.start(pip_wheel_homes=[])

@@ -13,6 +13,7 @@ from buildpack.core.report import Report
 from buildpack.core.settings import Settings
 
 if TYPE_CHECKING:
+    from buildpack.cache.cache_guard import CacheDirStamp
     from buildpack.selfdeps.bootstrap import Dependencies
 
 APP_DIR = Path("/app")
@@ -51,6 +52,8 @@ class BuildContext:
     # waits for it, in order; a failed build stops it instead.
     deferred: list[Deferred] = field(default_factory=list)
     arch: str = ""
+    # Which directory CACHE_DIR was when the build began (see cache_guard).
+    cache_stamp: CacheDirStamp | None = None
     # Variables build steps add for later steps and later buildpacks
     # (UV_*, POETRY_*, NLTK_DATA...): the build env and `export` get them.
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -81,6 +84,11 @@ class BuildContext:
     def deps_ready(self) -> bool:
         """True once the buildpack's own libraries are importable."""
         return self.deps is None or self.deps.ready
+
+    def cache_dir_problem(self) -> str | None:
+        """Why CACHE_DIR can no longer take this build's cache (a hook
+        deleted or replaced it), or None."""
+        return self.cache_stamp.problem() if self.cache_stamp is not None else None
 
     def finish_deferred(self) -> None:
         while self.deferred:

@@ -64,6 +64,7 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
             while view:
                 view = view[os.write(fd, view) :]
             os.fchmod(fd, mode)  # the umask must not decide a script's mode
+            os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)

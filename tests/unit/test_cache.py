@@ -415,7 +415,7 @@ def test_leftovers_of_killed_saves_are_removed(tmp_path):
     heroku = ctx.cache_dir / ".heroku"
     _fake_home(heroku / ".python.saving-999999", "half")
     (heroku / ".python.old-999999").mkdir()
-    (heroku / "cache.json.tmp-999999").write_text("{")
+    (heroku / ".cache.json.tmp-9a8b7c6d5e4f").write_text("{")
     _new_build_dir(captured, "build2")
     session = _build(captured)
     assert session.status == cache.REUSED
