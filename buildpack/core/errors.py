@@ -856,6 +856,24 @@ def app_file_outside_app(name: str, target: str) -> BuildError:
     )
 
 
+def app_dir_outside_app(name: str, target: str) -> BuildError:
+    return BuildError(
+        reason="checks::app-file::outside-app",
+        title=f"{name} points outside the app",
+        cause=(
+            f"{name} is a symbolic link to {target}, which is outside the app's "
+            "directory. The build writes into it, and a build must only write "
+            "inside the app, so the buildpack refused to use it."
+        ),
+        action=(
+            f"Remove the link (the build makes {name} itself) or make it a real "
+            "directory in the app, then commit that. A link to a directory inside "
+            "the app is fine."
+        ),
+        detail=f"{name} -> {target}"[:200],
+    )
+
+
 def app_file_not_regular(name: str, problem: str) -> BuildError:
     return BuildError(
         reason="checks::app-file::not-a-file",

@@ -30,7 +30,6 @@ from buildpack.runtime.tar_headers import (
 )
 
 if TYPE_CHECKING:
-
     from buildpack.runtime.zstd_stream import Reader
 
 # Far above any CPython runtime (about 100 MB unpacked, a few thousand files),

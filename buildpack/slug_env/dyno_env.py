@@ -106,14 +106,12 @@ export GUNICORN_CMD_ARGS="${GUNICORN_CMD_ARGS---access-logfile -}"
 
 
 def write_profile_scripts(build_dir: Path) -> list[Path]:
-    profile_dir = build_dir / ".profile.d"
-    profile_dir.mkdir(exist_ok=True)
-    written = []
-    for name, text in (
-        (WEB_CONCURRENCY_SCRIPT, WEB_CONCURRENCY_SH),
-        (GUNICORN_SCRIPT, GUNICORN_SH),
-    ):
-        path = profile_dir / name
-        path.write_text(text)
-        written.append(path)
-    return written
+    from buildpack.slug_env.envfiles import write_profile_file
+
+    return [
+        write_profile_file(build_dir, name, text)
+        for name, text in (
+            (WEB_CONCURRENCY_SCRIPT, WEB_CONCURRENCY_SH),
+            (GUNICORN_SCRIPT, GUNICORN_SH),
+        )
+    ]

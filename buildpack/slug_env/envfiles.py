@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
+from buildpack.app.app_files import dir_for_writing
+from buildpack.core import safe_fs
 from buildpack.core.context import BuildContext
 
 _LIB_VARS = (
@@ -73,6 +76,12 @@ def profile_script(ctx: BuildContext) -> str:
 
 def write(ctx: BuildContext) -> None:
     (ctx.buildpack_dir / "export").write_text(export_script(ctx))
-    profile_dir = ctx.build_dir / ".profile.d"
-    profile_dir.mkdir(exist_ok=True)
-    (profile_dir / "python.sh").write_text(profile_script(ctx))
+    write_profile_file(ctx.build_dir, "python.sh", profile_script(ctx))
+
+
+def write_profile_file(build_dir: Path, name: str, text: str) -> Path:
+    """Write ``.profile.d/<name>`` in the app: a link the app committed under
+    that name is replaced, never written through."""
+    path = dir_for_writing(build_dir, ".profile.d") / name
+    safe_fs.write_atomic(path, text)
+    return path
