@@ -45,7 +45,7 @@ from buildpack.cache.cache_key import (
     discard_reasons,
     parse_metadata,
 )
-from buildpack.cache.cache_lock import DEFAULT_TIMEOUT_SECONDS, CacheLock
+from buildpack.cache.cache_lock import DEFAULT_TIMEOUT_SECONDS, FileLock, timeout_setting
 from buildpack.core import fs, pause_points, safe_fs
 from buildpack.core.context import BuildContext
 from buildpack.relocation import records
@@ -74,7 +74,7 @@ BYPASSED = "bypassed"
 class BuildCache:
     """One build's use of CACHE_DIR, from ``open`` to ``save``."""
 
-    def __init__(self, ctx: BuildContext, lock: CacheLock) -> None:
+    def __init__(self, ctx: BuildContext, lock: FileLock) -> None:
         self.cache_dir = ctx.cache_dir
         self.lock = lock
         self.status = EMPTY if lock.held else BYPASSED
@@ -89,7 +89,7 @@ class BuildCache:
     # --- open ---------------------------------------------------------------
 
     @classmethod
-    def open(cls, ctx: BuildContext, lock: CacheLock | None = None) -> BuildCache:
+    def open(cls, ctx: BuildContext, lock: FileLock | None = None) -> BuildCache:
         """``lock``: one the caller already took with ``lock_for`` (to cover
         earlier steps that write to CACHE_DIR too); otherwise taken here."""
         lock = lock or lock_for(ctx.cache_dir)
@@ -384,16 +384,12 @@ def _repoint_app_refs(ctx: BuildContext, previous: Metadata | None) -> None:
         )
 
 
-def lock_for(cache_dir: Path) -> CacheLock:
-    return CacheLock(cache_dir / LOCK)
+def lock_for(cache_dir: Path) -> FileLock:
+    return FileLock(cache_dir / LOCK)
 
 
 def _lock_timeout(ctx: BuildContext) -> float:
-    value = ctx.setting("BUILDPACK_CACHE_LOCK_TIMEOUT")
-    try:
-        return max(0.0, float(value)) if value is not None else DEFAULT_TIMEOUT_SECONDS
-    except ValueError:
-        return DEFAULT_TIMEOUT_SECONDS
+    return timeout_setting(ctx.setting("BUILDPACK_CACHE_LOCK_TIMEOUT"), DEFAULT_TIMEOUT_SECONDS)
 
 
 def _unlink(path: Path) -> None:

@@ -29,7 +29,15 @@ DEFAULT_TIMEOUT_SECONDS = 300.0
 _POLL_SECONDS = 0.1
 
 
-class CacheLock:
+def timeout_setting(value: str | None, default: float) -> float:
+    """Seconds to wait for a lock, from a setting (the default when unset or unreadable)."""
+    try:
+        return max(0.0, float(value)) if value is not None else default
+    except ValueError:
+        return default
+
+
+class FileLock:
     """An exclusive lock on ``path``; ``acquire`` returns False on timeout."""
 
     def __init__(self, path: Path) -> None:

@@ -14,6 +14,7 @@ from buildpack.core.settings import Settings
 
 if TYPE_CHECKING:
     from buildpack.cache.cache_guard import CacheDirStamp
+    from buildpack.cache.cache_lock import FileLock
     from buildpack.selfdeps.bootstrap import Dependencies
 
 APP_DIR = Path("/app")
@@ -54,6 +55,8 @@ class BuildContext:
     arch: str = ""
     # Which directory CACHE_DIR was when the build began (see cache_guard).
     cache_stamp: CacheDirStamp | None = None
+    # The host-wide lock on /app/.heroku/python, held to the end of the build.
+    app_link_lock: FileLock | None = None
     # Variables build steps add for later steps and later buildpacks
     # (UV_*, POETRY_*, NLTK_DATA...): the build env and `export` get them.
     extra_env: dict[str, str] = field(default_factory=dict)

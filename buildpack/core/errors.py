@@ -223,6 +223,24 @@ def app_symlink_failed(link: str, problem: str) -> BuildError:
     )
 
 
+def app_link_busy(link: str, timeout: float, setting: str) -> BuildError:
+    return BuildError(
+        reason="install-python::app-link-busy",
+        title=f"Another build on this machine is using {link}",
+        cause=(
+            f"Every build runs Python through {link}, and another build in a "
+            f"different directory has been using it for more than {timeout:.0f} "
+            "seconds. Repointing it would send that build's installs into this "
+            "one's directory, so this build waited and then gave up."
+        ),
+        action=(
+            "Build again once the other build has finished, or build one app at a "
+            f"time on this machine. {setting} (seconds) sets how long to wait."
+        ),
+        detail=f"waited {timeout:.0f} seconds",
+    )
+
+
 def buildpack_dependencies_failed(output: str) -> BuildError:
     return BuildError(
         reason="internal-error::buildpack-dependencies",

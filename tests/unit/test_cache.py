@@ -21,7 +21,7 @@ from buildpack.cache.cache import (
     discard_reasons,
     parse_metadata,
 )
-from buildpack.cache.cache_lock import CacheLock
+from buildpack.cache.cache_lock import FileLock
 from buildpack.package_managers import pip, pip_seed, requirements_files
 from tests.unit.ctx_factory import Captured, make_ctx
 
@@ -564,7 +564,7 @@ def test_cache_on_another_filesystem_is_copied_both_ways(tmp_path):
 def test_a_busy_cache_is_waited_for_then_bypassed(tmp_path):
     captured = _ctx(tmp_path, config={"BUILDPACK_CACHE_LOCK_TIMEOUT": "0.3"})
     ctx = captured.ctx
-    other = CacheLock(ctx.cache_dir / cache.LOCK)
+    other = FileLock(ctx.cache_dir / cache.LOCK)
     assert other.acquire(0)
     try:
         session = BuildCache.open(ctx)
@@ -585,7 +585,7 @@ def test_a_busy_cache_is_waited_for_then_bypassed(tmp_path):
 def test_the_lock_is_free_after_save_and_taken_by_the_next_build(tmp_path):
     captured = _ctx(tmp_path)
     _build(captured)
-    probe = CacheLock(captured.ctx.cache_dir / cache.LOCK)
+    probe = FileLock(captured.ctx.cache_dir / cache.LOCK)
     assert probe.acquire(0)
     probe.release()
 
