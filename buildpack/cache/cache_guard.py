@@ -84,9 +84,7 @@ def say_untrusted(out: Output, report: Report, reasons: list[str]) -> None:
     """Tell the log and the report what in CACHE_DIR was not trusted."""
     if not reasons:
         return
-    out.step(
-        "Not trusting parts of the build cache (the buildpack follows no link it did not make):"
-    )
+    out.step("Not trusting parts of the build cache:")
     for reason in reasons:
         out.info(f"- {reason}; removed")
     previous = report.fields.get(REPORT_FIELD, [])

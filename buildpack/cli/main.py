@@ -105,6 +105,7 @@ def _build(
     deps = bootstrap.prepare(
         buildpack_dir=root, cache_dir=cache_dir, config=config, environ=os.environ, out=out
     )
+    cache_guard.say_untrusted(out, report, deps.untrusted)
     ctx = BuildContext(
         build_dir=build_dir,
         cache_dir=cache_dir,

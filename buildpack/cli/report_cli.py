@@ -32,13 +32,14 @@ def capped(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _use_cached_dependencies(cache_dir: Path) -> None:
-    # PyYAML may be in the dependencies bin/compile installed into CACHE_DIR.
+    # PyYAML may be in the dependencies bin/compile installed into CACHE_DIR:
+    # imported only when every file there is the locked wheels' (see
+    # selfdeps.verified_tree), never from a directory that merely exists.
     from buildpack.core.settings import buildpack_root
     from buildpack.selfdeps import bootstrap
 
-    pins = bootstrap.read_pins(buildpack_root() / "buildpack.toml")
-    deps = bootstrap.deps_dir_for(cache_dir, pins)
-    if deps.is_dir():
+    deps = bootstrap.verified_dir(buildpack_root(), cache_dir)
+    if deps is not None:
         bootstrap.activate(deps)
 
 

@@ -34,9 +34,10 @@ def remember(buildpack_dir: Path, build_dir: Path, deps_dir: Path) -> None:
 
 
 def activate_for(buildpack_dir: Path, build_dir: Path) -> bool:
-    """Put the libraries bin/compile used for ``build_dir`` on sys.path, if complete."""
+    """Put the libraries bin/compile used for ``build_dir`` on sys.path, if
+    every file there is still the locked wheels' (they are in CACHE_DIR)."""
     try:
         deps_dir = Path(_note(buildpack_dir, build_dir).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return False
-    return bootstrap.activate_if_complete(deps_dir)
+    return bootstrap.activate_if_verified(buildpack_dir, deps_dir)

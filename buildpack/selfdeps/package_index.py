@@ -32,6 +32,7 @@ from pathlib import Path
 from buildpack.runtime import download, transport_policy
 from buildpack.runtime.transports import Response
 from buildpack.selfdeps import pip_config
+from buildpack.selfdeps.wheel_lock import LockedFile
 from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
 
 # The href of each <a> tag, however it is quoted.
@@ -215,12 +216,37 @@ def choose_wheel(links: Iterable[WheelLink], pin: Pin, interp: Interpreter) -> W
     return best[1]
 
 
-def find_wheel(index: IndexSettings, pin: Pin, interp: Interpreter) -> WheelLink:
+def release_wheels(index: IndexSettings, pin: Pin) -> list[WheelLink]:
+    """Every wheel of the pinned release that the index lists with a sha256."""
     page_url = f"{index.url}/{canonical_name(pin.project)}/"
     data = _read_all(index, page_url, _MAX_PAGE_BYTES)
     text = data.decode("utf-8", "replace")
-    links = parse_simple_page(page_url, text, containing=f"-{pin.version}-")
-    return choose_wheel(links, pin, interp)
+    links = []
+    for link in parse_simple_page(page_url, text, containing=f"-{pin.version}-"):
+        wheel = parse_wheel_name(link.filename)
+        same_project = wheel is not None and canonical_name(wheel.name) == canonical_name(
+            pin.project
+        )
+        if same_project and wheel is not None and wheel.version == pin.version:
+            links.append(link)
+    return links
+
+
+def find_wheel(index: IndexSettings, pin: Pin, interp: Interpreter) -> WheelLink:
+    return choose_wheel(release_wheels(index, pin), pin, interp)
+
+
+def fetch_locked(index: IndexSettings, locked: LockedFile, dest_dir: Path) -> Path:
+    """The file ``locked`` names, from the index, refused unless it is
+    byte for byte the one the buildpack's lock holds the sha256 of."""
+    for link in release_wheels(index, Pin(locked.project, locked.version)):
+        if link.filename == locked.filename:
+            if link.sha256 != locked.sha256:
+                raise IndexUnavailable(
+                    f"the index's {link.filename} is not the file the buildpack locked"
+                )
+            return fetch_wheel(index, link, dest_dir)
+    raise IndexUnavailable(f"the index lists no {locked.filename} with a sha256")
 
 
 def fetch_wheel(index: IndexSettings, link: WheelLink, dest_dir: Path) -> Path:
