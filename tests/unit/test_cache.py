@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,9 @@ from buildpack.cache.cache import (
 )
 from buildpack.cache.cache_lock import FileLock
 from buildpack.package_managers import pip, pip_seed, requirements_files
+from buildpack.selfdeps import wheel_install
 from tests.unit.ctx_factory import Captured, make_ctx
+from tests.unit.wheel_factory import write_pip_lock
 
 KEY = CacheKey(
     stack="heroku-24",
@@ -623,38 +626,101 @@ def _empty_home(tmp_path: Path, like: Path) -> Path:
     return home
 
 
-def test_pip_seed_round_trip_is_exactly_pips_files(tmp_path, app_python_home):
+@pytest.fixture
+def pip_lock(tmp_path: Path, app_python_home: Path) -> Path:
+    """A lock of the pip the test venv has: the one this Python bundles."""
+    version = _pip_version(app_python_home)
+    [wheel] = Path(sysconfig.get_path("stdlib")).glob(f"ensurepip/_bundled/pip-{version}-*.whl")
+    lock_dir = tmp_path / "lock"
+    lock_dir.mkdir()
+    write_pip_lock(lock_dir, version, wheel)
+    return lock_dir
+
+
+def test_pip_seed_round_trip_is_exactly_pips_files(tmp_path, app_python_home, pip_lock):
     version = _pip_version(app_python_home)
     cache_dir = tmp_path / "cache"
     # The venv's scripts run the venv's python: it is the "app" home here.
     assert pip_seed.save(cache_dir, app_python_home, app_python_home, version)
     home = _empty_home(tmp_path, app_python_home)
-    assert pip_seed.restore(cache_dir, home, app_python_home, version)
+    assert pip_seed.restore(cache_dir, home, app_python_home, version, lock_dir=pip_lock)
     assert pip.installed_pip_version(home) == version
     site = next(home.glob("lib/python3*/site-packages"))
     original = next(app_python_home.glob("lib/python3*/site-packages"))
     for path in (site / "pip").rglob("*.py"):
         assert path.read_bytes() == (original / path.relative_to(site)).read_bytes()
     assert os.access(home / "bin" / "pip", os.X_OK)
+    # Its RECORD is written anew: every file it lists is one restored.
+    record = next(site.glob("pip-*.dist-info")) / "RECORD"
+    listed = {row.split(",")[0] for row in record.read_text().splitlines()}
+    assert all((site / path).exists() for path in listed)
+    assert not list((site / "pip").rglob("*.pyc"))  # bytecode is never taken from the seed
     # A second restore into a home that has pip does nothing and keeps the seed.
-    assert not pip_seed.restore(cache_dir, home, app_python_home, version)
+    assert not pip_seed.restore(cache_dir, home, app_python_home, version, lock_dir=pip_lock)
     assert pip_seed.seed_dir(cache_dir, version, site.parent.name, app_python_home).is_dir()
 
 
-def test_a_tampered_pip_seed_is_dropped(tmp_path, app_python_home):
+def _tamper_file(path: Path, extra: str) -> None:
+    text = path.read_text()
+    path.unlink()  # the seed may share the file with the venv: replace, never edit
+    path.write_text(text + extra)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["module", "module-and-record", "launcher", "added-module", "planted-bytecode-only"],
+)
+def test_a_tampered_pip_seed_is_dropped(tmp_path, app_python_home, pip_lock, tamper):
+    """The seed's own RECORD proves nothing (whoever changed a file could
+    change it too): the lock, outside CACHE_DIR, decides."""
     version = _pip_version(app_python_home)
     cache_dir = tmp_path / "cache"
     assert pip_seed.save(cache_dir, app_python_home, app_python_home, version)
     site = next(app_python_home.glob("lib/python3*/site-packages"))
     seed = pip_seed.seed_dir(cache_dir, version, site.parent.name, app_python_home)
-    target = seed / "files" / site.relative_to(app_python_home) / "pip" / "__init__.py"
-    text = target.read_text()
-    target.unlink()  # the seed may share the file with the venv: replace, never edit
-    target.write_text(text + "\n# changed\n")
+    files = seed / "files"
+    seed_site = files / site.relative_to(app_python_home)
+    init = seed_site / "pip" / "__init__.py"
+    if tamper in ("module", "module-and-record"):
+        _tamper_file(init, "\nimport os\n")
+    if tamper == "module-and-record":
+        record = next(seed_site.glob("pip-*.dist-info")) / "RECORD"
+        rows = record.read_text().splitlines()
+        fixed = wheel_install.record_hash(init.read_bytes())
+        size = init.stat().st_size
+        _tamper_file(record, "")
+        record.write_text(
+            "\n".join(
+                f"pip/__init__.py,{fixed},{size}" if r.startswith("pip/__init__.py,") else r
+                for r in rows
+            )
+            + "\n"
+        )
+    if tamper == "launcher":
+        _tamper_file(files / "bin" / "pip", "import os; os.system('id')\n")
+    if tamper == "added-module":
+        (seed_site / "sitecustomize.py").write_text("import os\n")
+    if tamper == "planted-bytecode-only":
+        # Bytecode is never restored, so a planted .pyc cannot run: the seed is usable.
+        (seed_site / "pip" / "__pycache__").mkdir(exist_ok=True)
+        (seed_site / "pip" / "__pycache__" / "evil.cpython-311.pyc").write_bytes(b"x")
     home = _empty_home(tmp_path, app_python_home)
-    assert not pip_seed.restore(cache_dir, home, app_python_home, version)
+    restored = pip_seed.restore(cache_dir, home, app_python_home, version, lock_dir=pip_lock)
+    if tamper == "planted-bytecode-only":
+        assert restored and not list(home.rglob("*.pyc"))
+        return
+    assert not restored
     assert not seed.exists()
-    assert not list(home.rglob("*.py"))
+    assert not list(home.rglob("*.py")) and not list((home / "bin").iterdir())
+
+
+def test_a_pip_seed_the_lock_cannot_vouch_for_is_not_used(tmp_path, app_python_home):
+    version = _pip_version(app_python_home)
+    cache_dir = tmp_path / "cache"
+    assert pip_seed.save(cache_dir, app_python_home, app_python_home, version)
+    home = _empty_home(tmp_path, app_python_home)
+    # The buildpack's own lock has pip 26.x, not the venv's pip.
+    assert not pip_seed.restore(cache_dir, home, app_python_home, version)
 
 
 def test_no_seed_from_scripts_that_run_another_python(tmp_path, app_python_home):

@@ -157,3 +157,18 @@ def write_deps_lock(buildpack_dir: Path, pins: Mapping[str, str], wheels: Iterab
     }
     data = {"environments": [env], "tools": {wheel_lock.BUILDPACK_DEPENDENCIES: entry}}
     wheel_lock.lock_path(buildpack_dir).write_text(json.dumps(data))
+
+
+def write_pip_lock(lock_dir: Path, version: str, wheel: Path) -> None:
+    """A buildpack-locks.json whose pip entry locks ``wheel`` (pip ``version``)."""
+    from buildpack.selfdeps import verified_tree, wheel_lock
+
+    locked = {
+        "file": wheel.name,
+        "sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
+        "members_sha256": wheel_lock.members_digest(verified_tree.members(wheel)),
+    }
+    package = {"name": "pip", "version": version, "wheels": [locked]}
+    entry = {"version": version, "environments": [], "packages": [package]}
+    data = {"environments": [], "tools": {"pip": entry}}
+    wheel_lock.lock_path(lock_dir).write_text(json.dumps(data))
