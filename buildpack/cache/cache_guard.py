@@ -18,6 +18,7 @@ directory that is no longer the cache.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -52,11 +53,10 @@ def check_links(cache_dir: Path) -> list[str]:
         found = _remove_if_wrong(cache_dir, f".heroku/{name}", is_dir)
         lock_was_wrong |= bool(found) and name == "cache.lock"
         reasons += found
-    if lock_was_wrong:
+    if lock_was_wrong and any(os.path.lexists(heroku / n) for n in ("cache.json", "python")):
         for name in ("cache.json", "python"):
-            if os.path.lexists(heroku / name):
-                safe_fs.remove_tree(heroku / name)
-                reasons.append(f"the cached .heroku/{name} was discarded with it")
+            safe_fs.remove_tree(heroku / name)
+        reasons.append("the cached Python tree was discarded with it: removed")
     return reasons
 
 
@@ -77,7 +77,7 @@ def _remove_if_wrong(cache_dir: Path, rel: str, is_dir: bool) -> list[str]:
     else:
         return []
     safe_fs.remove_tree(path)
-    return [f"CACHE_DIR/{rel} was {what}"]
+    return [f"CACHE_DIR/{rel} was {what}: removed, not followed"]
 
 
 def say_untrusted(out: Output, report: Report, reasons: list[str]) -> None:
@@ -86,40 +86,48 @@ def say_untrusted(out: Output, report: Report, reasons: list[str]) -> None:
         return
     out.step("Not trusting parts of the build cache:")
     for reason in reasons:
-        out.info(f"- {reason}; removed")
+        out.info(f"- {reason}")
     previous = report.fields.get(REPORT_FIELD, [])
     report.set(REPORT_FIELD, [*previous, *reasons])
 
 
 class CacheDirStamp:
     """Which directories CACHE_DIR (and its .heroku, once the build has
-    made it) were: a hook that deletes, empties or replaces them is noticed."""
+    made it) were: a hook that deletes, empties or replaces them is noticed.
+
+    Each directory is held open: a deleted directory's inode stays taken
+    while it is, so a new directory made in its place cannot have its number.
+    """
 
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = cache_dir
-        self._seen: dict[Path, tuple[int, int] | None] = {}
+        self._held: dict[Path, int] = {}
         self.watch(cache_dir)
 
     def watch(self, path: Path) -> None:
-        self._seen.setdefault(path, _identity(path))
+        if path in self._held:
+            return
+        with contextlib.suppress(OSError):  # not there yet: nothing to lose
+            self._held[path] = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
     def problem(self) -> str | None:
         """Why CACHE_DIR can no longer take this build's cache, or None."""
-        for path, before in self._seen.items():
-            if before is None:
-                continue  # not there when watched: nothing to lose
-            now = _identity(path)
+        for path, fd in self._held.items():
             name = "CACHE_DIR" if path == self.cache_dir else f"CACHE_DIR/{path.name}"
-            if now is None:
+            held = os.fstat(fd)
+            try:
+                now = os.stat(path)
+            except OSError:
                 return f"{name} was deleted during the build"
-            if now != before:
+            if (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
                 return f"{name} was replaced by another directory during the build"
         return None
 
+    def close(self) -> None:
+        for fd in self._held.values():
+            os.close(fd)
+        self._held.clear()
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError):
+            self.close()

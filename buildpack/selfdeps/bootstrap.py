@@ -189,7 +189,7 @@ class Dependencies:
         shown = self.target.relative_to(self.target.parents[2])
         self.untrusted.append(
             f"the buildpack's own libraries in CACHE_DIR/{shown} are not the locked "
-            f"wheels' files ({problem})"
+            f"wheels' files ({problem}): removed, to be fetched again"
         )
         fs.remove_tree(self.target)
         return False

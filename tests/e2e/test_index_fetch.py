@@ -23,7 +23,7 @@ from tests.support.builds import (
     read_report,
     require_namespaces,
 )
-from tests.support.fault_server import FaultServer
+from tests.support.fault_server import Fault, FaultServer
 
 pytestmark = pytest.mark.e2e
 
@@ -111,3 +111,47 @@ def test_pip_installs_them_when_the_index_gives_no_hashes(
     assert report["buildpack_dependencies_source"] == "pip"
     [deps] = (cache / ".heroku" / "buildpack-deps").iterdir()
     assert (deps / ".complete").is_file() and (deps / "zstandard").is_dir()
+
+
+def test_a_credentialed_index_and_mirror_work_and_the_password_is_never_shown(
+    tmp_path, runtime_archive, index_root
+):
+    """user:password@ in PIP_INDEX_URL and BUILDPACK_S3_BASE_URL: urllib (the
+    runtime download before the buildpack's libraries are there, and every
+    fetch from the index) read it as a port that is not a number, and the
+    password was printed in retry lines and failure details."""
+    require_namespaces()
+    app = copy_fixture("pip_app", tmp_path, python_version=runtime_archive.version)
+    cache = tmp_path / "cache"
+    password = "pa55-w0rd-XYZ"
+    creds = ("deploy", password)
+    with (
+        FaultServer(index_root, credentials=creds) as index,
+        FaultServer(runtime_archive.dir, credentials=creds) as mirror,
+    ):
+        with_creds = {
+            s: s.url.replace("http://", f"http://deploy:{password}@") for s in (index, mirror)
+        }
+        env = _env(tmp_path, with_creds[mirror], with_creds[index] + "/simple/")
+        # One 503 from the mirror: the retry line names the URL.
+        mirror.add(f"/{runtime_archive.name}", Fault("status", status=503))
+        result = build_and_run(app, cache, tmp_path / "env", env=env)
+        index_hits, mirror_hits = dict(index.hits), dict(mirror.hits)
+        authorized = index.authorizations + mirror.authorizations
+    assert result.returncode == 0, result.log
+    assert "did not work" not in result.log and "Could not fetch" not in result.log, result.log
+    assert "retrying in" in result.log and "http://****@127.0.0.1:" in result.log
+    # Every request carried the credentials: the fast paths and pip alike.
+    assert len(authorized) == sum(index_hits.values()) + sum(mirror_hits.values())
+    assert index_hits.get("/simple/zstandard/") and index_hits.get("/simple/gunicorn/")
+    report = read_report(cache)
+    assert report["buildpack_dependencies_source"] == "index"
+    printed = subprocess.run(
+        [sys.executable, str(buildpack_root() / "bin" / "report"), "b", str(cache)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    saved = (cache / "build-data" / "python.json").read_text()
+    for text in (result.stdout, result.stderr, saved, printed):
+        assert password not in text
