@@ -23,7 +23,7 @@ import os
 import stat
 from pathlib import Path
 
-from buildpack.core import safe_fs
+from buildpack.core import fs, safe_fs
 from buildpack.core.output import Output
 from buildpack.core.report import Report
 
@@ -55,7 +55,7 @@ def check_links(cache_dir: Path) -> list[str]:
         reasons += found
     if lock_was_wrong and any(os.path.lexists(heroku / n) for n in ("cache.json", "python")):
         for name in ("cache.json", "python"):
-            safe_fs.remove_tree(heroku / name)
+            fs.remove_tree(heroku / name)
         reasons.append("the cached Python tree was discarded with it: removed")
     return reasons
 
@@ -76,7 +76,7 @@ def _remove_if_wrong(cache_dir: Path, rel: str, is_dir: bool) -> list[str]:
         what = "not a regular file"
     else:
         return []
-    safe_fs.remove_tree(path)
+    fs.remove_tree(path)
     return [f"CACHE_DIR/{rel} was {what}: removed, not followed"]
 
 

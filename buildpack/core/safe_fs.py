@@ -13,8 +13,7 @@ through these helpers:
   through it;
 - ``real_dir`` makes sure every directory from a root down to a path is a
   real directory, removing a link (not what it points to) found on the way;
-- ``fs.remove_tree`` (re-exported here) deletes a link as a link, never
-  what it points to.
+- ``fs.remove_tree`` deletes a link as a link, never what it points to.
 """
 
 from __future__ import annotations
@@ -25,18 +24,6 @@ import os
 import secrets
 import stat
 from pathlib import Path
-
-from buildpack.core.fs import remove_tree
-
-__all__ = [
-    "describe",
-    "is_link_error",
-    "open_nofollow",
-    "real_dir",
-    "remove_tree",
-    "resolves_inside",
-    "write_atomic",
-]
 
 
 def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:

@@ -188,10 +188,12 @@ def _open_requests(url: str, timeouts: Timeouts, cafile: str | None = None) -> R
 
     exc_mod = requests.exceptions
     try:
-        with _policy_session() as session:
+        with transport_policy.requests_session() as session:
             resp = session.get(
                 url, stream=True, timeout=(timeouts.connect, timeouts.read), verify=cafile or True
             )
+    except transport_policy.RedirectRefused as exc:
+        raise DownloadError(exc.url, exc.problem) from None
     except exc_mod.ConnectTimeout as exc:
         raise TransientError(url, _describe(exc, timeouts, "connect")) from exc
     except (exc_mod.ConnectionError, exc_mod.Timeout, exc_mod.ChunkedEncodingError) as exc:
@@ -219,27 +221,6 @@ def _open_requests(url: str, timeouts: Timeouts, cafile: str | None = None) -> R
         lambda: _shutdown(resp.raw),
         transport="requests",
     )
-
-
-def _policy_session():  # type: ignore[no-untyped-def]
-    """A requests session that follows only the redirects transport_policy allows.
-
-    requests sends a URL's credentials as basic auth itself, and drops them
-    on a redirect to another host.
-    """
-    import requests
-
-    class PolicySession(requests.Session):
-        def get_redirect_target(self, resp):  # type: ignore[no-untyped-def]
-            target = super().get_redirect_target(resp)
-            if target is not None:
-                problem = transport_policy.redirect_problem(resp.url, target)
-                if problem is not None:
-                    resp.close()
-                    raise DownloadError(resp.url, problem)
-            return target
-
-    return PolicySession()
 
 
 def _shutdown(raw: object) -> None:
@@ -304,41 +285,16 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(connection, req, context=context)
 
 
-class _PolicyRedirectHandler(urllib.request.HTTPRedirectHandler):
-    """Follows only the redirects transport_policy allows."""
-
-    def http_error_302(self, req, fp, code, msg, headers):  # type: ignore[no-untyped-def]
-        target = headers.get("location") or headers.get("uri")
-        if target:
-            problem = transport_policy.redirect_problem(req.full_url, target)
-            if problem is not None:
-                fp.close()
-                raise DownloadError(req.full_url, problem)
-        return super().http_error_302(req, fp, code, msg, headers)
-
-    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
-
-
-def _urllib_request(url: str) -> urllib.request.Request:
-    """The request for ``url``, its credentials (if any) as basic auth.
-
-    urllib does not take credentials from a URL (it reads "user:password@host"
-    as a host with a port that is not a number). Unredirected: the header
-    is not sent on to where a redirect points.
-    """
-    bare, auth = transport_policy.split_credentials(url)
-    request = urllib.request.Request(bare)
-    if auth is not None:
-        request.add_unredirected_header("Authorization", auth)
-    return request
-
-
 def _open_urllib(url: str, timeouts: Timeouts, cafile: str | None = None) -> Response:
     opener = urllib.request.build_opener(
-        _HTTPHandler(timeouts.read), _HTTPSHandler(timeouts.read, cafile), _PolicyRedirectHandler()
+        _HTTPHandler(timeouts.read),
+        _HTTPSHandler(timeouts.read, cafile),
+        transport_policy.RedirectHandler(),
     )
     try:
-        resp = opener.open(_urllib_request(url), timeout=timeouts.connect)
+        resp = opener.open(transport_policy.urllib_request(url), timeout=timeouts.connect)
+    except transport_policy.RedirectRefused as exc:
+        raise DownloadError(exc.url, exc.problem) from None
     except urllib.error.HTTPError as exc:
         exc.close()
         _check_status(exc.geturl() or url, exc.code)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,9 @@ import yaml
 
 from buildpack.cli import release
 from buildpack.core import yaml_out
+from buildpack.core.output import Output
 from buildpack.core.settings import buildpack_root
+from buildpack.selfdeps import bootstrap
 from tests.unit.ctx_factory import fake_site_packages
 
 BIN_RELEASE = buildpack_root() / "bin" / "release"
@@ -64,17 +68,26 @@ def test_bin_release_prints_yaml(tmp_path):
     assert yaml.safe_load(result.stdout) == {"addons": ["heroku-postgresql"]}
 
 
-def _pyyaml_only(tmp_path):
-    """A library directory like the one bin/compile installs, holding the
-    test runner's real PyYAML (and nothing else)."""
-    import shutil
+@pytest.fixture(scope="module")
+def installed_libraries(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The buildpack's own libraries as bin/compile installs them, fetched
+    from the index (the locked wheels for this interpreter)."""
+    cache = tmp_path_factory.mktemp("release-libs") / "cache"
+    was = sys.dont_write_bytecode
+    deps = bootstrap.Dependencies(
+        buildpack_dir=buildpack_root(), cache_dir=cache, env=dict(os.environ), out=Output()
+    )
+    try:
+        assert deps.wait([])
+    finally:
+        sys.path.remove(str(deps.target))
+        sys.dont_write_bytecode = was
+    return deps.target
 
-    deps = tmp_path / "deps"
-    shutil.copytree(Path(yaml.__file__).parent, deps / "yaml")
-    for ext in Path(yaml.__file__).parent.parent.glob("_yaml*"):
-        if ext.is_dir():
-            shutil.copytree(ext, deps / ext.name)
-    (deps / ".complete").write_text("pyyaml\n")
+
+def _library_dir(tmp_path: Path, installed: Path) -> Path:
+    deps = tmp_path / "cache" / installed.relative_to(installed.parents[2])
+    shutil.copytree(installed, deps, symlinks=True)
     return deps
 
 
@@ -97,13 +110,13 @@ def _release_without_site_packages(build: Path) -> subprocess.CompletedProcess[s
     )
 
 
-def test_bin_release_uses_the_pyyaml_bin_compile_installed(tmp_path):
+def test_bin_release_uses_the_pyyaml_bin_compile_installed(tmp_path, installed_libraries):
     from buildpack.selfdeps import locate
 
     build = app(tmp_path / "build", "Django-5.2.19", "psycopg2_binary-2.9.13")
     before = _release_without_site_packages(build)
     assert before.stderr.strip() == "minimal"  # no note for this BUILD_DIR yet
-    locate.remember(buildpack_root(), build, _pyyaml_only(tmp_path))
+    locate.remember(buildpack_root(), build, _library_dir(tmp_path, installed_libraries))
     try:
         after = _release_without_site_packages(build)
     finally:
@@ -112,15 +125,23 @@ def test_bin_release_uses_the_pyyaml_bin_compile_installed(tmp_path):
     assert yaml.safe_load(after.stdout) == {"addons": ["heroku-postgresql"]}
 
 
-def test_an_incomplete_library_directory_is_not_used(tmp_path):
+@pytest.mark.parametrize("change", ["incomplete", "tampered"])
+def test_a_library_directory_not_as_locked_is_not_used(tmp_path, installed_libraries, change):
+    """They are in CACHE_DIR: imported only when every file is the locked wheels'."""
     from buildpack.selfdeps import locate
 
     build = app(tmp_path / "build", "Django-5.2.19")
-    deps = _pyyaml_only(tmp_path)
-    (deps / ".complete").unlink()
+    deps = _library_dir(tmp_path, installed_libraries)
+    marker = tmp_path / "planted-code-ran"
+    if change == "incomplete":
+        (deps / "yaml" / "__init__.py").unlink()
+    else:
+        with open(deps / "yaml" / "__init__.py", "a") as f:
+            f.write(f"\nopen({str(marker)!r}, 'w').write('ran')\n")
     locate.remember(buildpack_root(), build, deps)
     try:
         result = _release_without_site_packages(build)
     finally:
         locate._note(buildpack_root(), build).unlink()
     assert result.stderr.strip() == "minimal"
+    assert not marker.exists()
