@@ -24,7 +24,7 @@ from pathlib import Path
 
 from buildpack.cache import cache_tree
 from buildpack.core.context import BuildContext
-from buildpack.package_managers import tools
+from buildpack.package_managers import tools, venv_check
 
 SUBDIR = Path("pipenv")
 EXECUTABLE = "pipenv"
@@ -54,7 +54,7 @@ def install(ctx: BuildContext, tv: tools.ToolVersion) -> Path:
 
 def usable(tool_dir: Path, app_home: Path, version: str) -> bool:
     """``tool_dir`` holds Pipenv ``version`` in a venv made to run at ``app_home``."""
-    if not tools.venv_tool_usable(tool_dir, EXECUTABLE, app_home / "venv"):
+    if not venv_check.venv_tool_usable(tool_dir, EXECUTABLE, app_home / "venv"):
         return False
     return any(tool_dir.glob(f"venv/lib/python3*/site-packages/pipenv-{version}.dist-info"))
 

@@ -34,7 +34,7 @@ from buildpack.cache import cache_tree
 from buildpack.core import atomic_dir, errors, fs, proc
 from buildpack.core.context import BuildContext
 from buildpack.core.python_home import single_site_packages
-from buildpack.package_managers import failures
+from buildpack.package_managers import failures, venv_check
 from buildpack.relocation import shebangs
 from buildpack.selfdeps import bootstrap, package_index, wheel_install
 from buildpack.selfdeps.wheel_tags import Interpreter
@@ -50,8 +50,6 @@ BUILDPACK_TOML = "buildpack.toml"
 _VERSION = re.compile(r"[0-9][0-9A-Za-z.+!_-]{0,63}\Z")
 # pip lists every release it saw ("from versions: 0.0.5, ..., 0.13.9"): for
 # uv that is hundreds. The log keeps the newest few.
-# How much of a script decides which interpreter it runs (see relocation).
-_SCRIPT_HEAD_BYTES = 8192
 DOWNLOAD_CACHE_LIMIT_BYTES = 1024 * 1024 * 1024
 _PROCFILE_BYTES = 64 * 1024
 
@@ -154,7 +152,7 @@ def install_wheel_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -
     Returns the tool's directory; its bin/ holds ``executable``.
     """
     final = wheel_tool_dir(ctx, tv)
-    if _is_executable(final / "bin" / executable):
+    if venv_check.is_executable(final / "bin" / executable):
         _say_cached(ctx, tv)
         return final
     _say_installing(ctx, tv)
@@ -164,7 +162,7 @@ def install_wheel_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -
             # --no-deps: uv's wheel is self-contained; --only-binary: never build it.
             options: list[str | Path] = ["--no-deps", "--only-binary=:all:", "--target", partial]
             pip_install(ctx, tv, bundled_pip(ctx, ctx.python), options)
-        if not _is_executable(partial / "bin" / executable):
+        if not venv_check.is_executable(partial / "bin" / executable):
             raise errors.install_package_manager_failed(
                 tv.tool, tv.version, f"The {tv.tool} wheel installed no bin/{executable}."
             )
@@ -371,30 +369,7 @@ def prune_other_versions(keep: Path, tool: str) -> None:
 
 
 def _venv_tool_usable(final: Path, executable: str) -> bool:
-    return venv_tool_usable(final, executable, final / "venv")
-
-
-def venv_tool_usable(tool_dir: Path, executable: str, venv_path: Path) -> bool:
-    """The venv's script runs the venv's python (named as ``venv_path``, where
-    the venv is meant to run), which runs (the link to the runtime resolves).
-    False after the cache moved or the runtime changed."""
-    python = tool_dir / "venv" / "bin" / "python"
-    script = tool_dir / "bin" / executable
-    if not python.exists() or not _is_executable(script):
-        return False
-    try:
-        with open(script, "rb") as f:
-            head = f.read(_SCRIPT_HEAD_BYTES)
-    except OSError:
-        return False
-    # A plain shebang, or the sh trampoline pip writes for long paths; both
-    # name the interpreter in their first two lines.
-    first_lines = b"\n".join(head.split(b"\n", 2)[:2])
-    return os.fsencode(venv_path / "bin" / "python") in first_lines
-
-
-def _is_executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
+    return venv_check.venv_tool_usable(final, executable, final / "venv")
 
 
 def _say_cached(ctx: BuildContext, tv: ToolVersion) -> None:
