@@ -277,7 +277,7 @@ def test_profile_and_export_default_lang_as_heroku(tmp_path: Path, dyno_lang: st
     c = make_ctx(tmp_path)
     envfiles.write(c.ctx)
     expected = dyno_lang or "en_US.UTF-8"
-    for script in (envfiles.profile_path(c.ctx.build_dir), c.ctx.buildpack_dir / "export"):
+    for script in (c.ctx.build_dir / ".profile.d" / "python.sh", c.ctx.buildpack_dir / "export"):
         env = {"PATH": "/usr/bin:/bin", "HOME": "/app"}
         if dyno_lang:
             env["LANG"] = dyno_lang
