@@ -227,6 +227,8 @@ def index_requirements(managers: list[str]) -> list[str]:
 
     settings = Settings.load(ROOT / "buildpack.toml")
     reqs = [f"pip=={settings.tools['pip']}", *requirements(read_pins(ROOT / "buildpack.toml"))]
+    # Preinstalled for pip and Pipenv apps on Python 3.10-3.12.
+    reqs.append(f"setuptools=={settings.tools['setuptools']}")
     reqs += [f"{m}=={settings.tools[m]}" for m in managers if m != "pip"]
     reqs += (FIXTURES / APPS["pip"] / "requirements.txt").read_text().split()
     return [*reqs, EXTRA_DEPENDENCY]

@@ -12,6 +12,7 @@ from buildpack.cache.cache import BuildCache
 from buildpack.cache.cache_key import build_key
 from buildpack.core.context import BuildContext
 from buildpack.core.python_home import site_packages_dirs
+from buildpack.package_managers import setuptools_pin
 from buildpack.relocation import audit, boot_script, records, shebangs
 from buildpack.runtime import runtime
 from buildpack.selfdeps import locate
@@ -23,6 +24,7 @@ def compile_app(ctx: BuildContext) -> None:
     started = time.monotonic()
     ctx.stack, ubuntu = stack.resolve_stack(ctx)
     ctx.arch = stack.resolve_arch()
+    stack.check_arch(ctx.settings, ctx.stack, ctx.arch)
     checks.check_not_duplicate(ctx)
     hooks.run_hook(ctx, "pre_compile")
     checks.check_app(ctx)
@@ -61,6 +63,8 @@ def compile_app(ctx: BuildContext) -> None:
 
     with ctx.report.timed("package_manager_install"):
         ctx.report.set(f"{manager}_version", installer.install_tool(ctx))
+        if setuptools_pin.wanted(ctx, manager, choice.version):
+            ctx.report.set("setuptools_version", setuptools_pin.install(ctx))
     guarantee_app_paths(ctx)
     with ctx.report.timed("dependencies_install"):
         if not cache.skip_install(ctx, installer):

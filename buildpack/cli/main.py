@@ -13,7 +13,7 @@ from buildpack.cache import cache_guard
 from buildpack.core import errors
 from buildpack.core.build_tmpdir import private_tmpdir
 from buildpack.core.config_vars import read_env_dir
-from buildpack.core.output import Output
+from buildpack.core.output import Output, colour_wanted
 from buildpack.core.redact import redact_text
 from buildpack.core.report import Report
 from buildpack.core.settings import buildpack_root
@@ -26,7 +26,7 @@ KEEP_FETCHED_SECONDS = 10.0
 
 
 def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
-    out = Output()
+    out = Output(colour=colour_wanted(os.environ))
     if len(argv) < 2:
         print(USAGE, file=sys.stderr)
         return 2
@@ -90,6 +90,7 @@ def _build(
 ) -> None:
     root = buildpack_root()
     config = read_env_dir(env_dir)
+    out.colour = out.colour and colour_wanted(config.values)
     for name, why in config.skipped:
         out.info(f"Not exporting config var {name!r}: {why}")
     # Imported before anything starts in the background, so that nothing

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from buildpack.selfdeps.bootstrap import Dependencies
 
 APP_DIR = Path("/app")
+# LANG when neither the build's environment nor a config var sets one; the
+# same default goes into `export` and .profile.d (slug_env.envfiles).
+DEFAULT_LANG = "en_US.UTF-8"
 PYTHON_SUBDIR = Path(".heroku/python")
 
 # Variables from the build's own environment that must not leak into the app's
@@ -66,6 +69,9 @@ class BuildContext:
     extra_path: list[str] = field(default_factory=list)
     # Variables for the dyno, written to .profile.d; "$HOME" is expanded there.
     profile_env: dict[str, str] = field(default_factory=dict)
+    # Directories in the slug put on the dyno's PATH after the runtime's bin
+    # ("$HOME/..."), such as Pipenv's.
+    profile_path: list[str] = field(default_factory=list)
     # Extra sh snippets for .profile.d/python.sh (boot-time path rewrites...).
     profile_snippets: list[str] = field(default_factory=list)
 
@@ -126,7 +132,9 @@ class BuildContext:
         ):
             env[var] = _prepend(f"{home}/{sub}", env.get(var, ""))
         env["PYTHONUNBUFFERED"] = "1"
-        env.setdefault("LANG", "C.UTF-8")
+        # Heroku's default. Python is in UTF-8 mode either way when the
+        # machine lacks that locale (PEP 538/540), so the build does not break.
+        env.setdefault("LANG", DEFAULT_LANG)
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         # Classic builds often run as root; pip's warning about it is noise there.
         env["PIP_ROOT_USER_ACTION"] = "ignore"
@@ -135,6 +143,13 @@ class BuildContext:
         if self.env_dir is not None:
             env["ENV_DIR"] = str(self.env_dir)
         env.update(self.extra_env)
+        return env
+
+    def app_code_env(self) -> dict[str, str]:
+        """build_env for the app's own build code (hooks, collectstatic): with
+        the config vars installers never get, such as PYTHONPATH."""
+        env = self.build_env()
+        env.update(self.config.app_code_only())
         return env
 
 

@@ -42,12 +42,14 @@ LOCKFILES = {
 
 def select(app_dir: Path) -> str:
     found = [name for name in LOCKFILES if (app_dir / name).is_file()]
+    # As Heroku: a Pipfile says Pipenv even beside a requirements.txt, which
+    # may be stale; building with pip would install something else.
+    if (app_dir / "Pipfile").is_file() and "Pipfile.lock" not in found:
+        raise errors.pipfile_lock_missing(found)
     if len(found) > 1:
         raise errors.multiple_package_managers(found)
     if found:
         return LOCKFILES[found[0]]
-    if (app_dir / "Pipfile").is_file():
-        raise errors.pipfile_lock_missing()
     if (app_dir / "setup.py").is_file() or (app_dir / "setup.cfg").is_file():
         raise errors.setup_py_only()
     if (app_dir / "pyproject.toml").is_file():

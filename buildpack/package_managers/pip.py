@@ -143,7 +143,10 @@ def install_dependencies(ctx: BuildContext) -> None:
         cwd=ctx.build_dir,
         line_filter=_shorten,
         on_failure=lambda r: errors.install_dependencies_failed(
-            "pip", "pip install " + " ".join(requirement_args), r.output, hint_for(r.output)
+            "pip",
+            "pip install " + " ".join(requirement_args),
+            r.output,
+            errors.install_hint(r.output),
         ),
     )
 
@@ -153,20 +156,6 @@ def _shorten(line: str) -> str:
     # nothing useful about where; keep the log short.
     m = _ALREADY_SATISFIED.match(line)
     return m.group(1) + (m.group(2) or "") if m else line
-
-
-def hint_for(output: str) -> str:
-    if "gdal-config" in output:
-        return (
-            "\n\nThe package needs the GDAL library, which the build image does "
-            "not have. Add a buildpack that provides GDAL before this one."
-        )
-    if "sqlite3.h" in output:
-        return (
-            "\n\nThe package needs SQLite's headers. Python's own sqlite3 "
-            "module may be enough; otherwise use pysqlite3-binary."
-        )
-    return ""
 
 
 # --- build cache inputs -------------------------------------------------------------

@@ -34,7 +34,7 @@ from buildpack.cache import cache_tree
 from buildpack.core import atomic_dir, errors, fs, proc
 from buildpack.core.context import BuildContext
 from buildpack.core.python_home import single_site_packages
-from buildpack.package_managers import failures
+from buildpack.package_managers import failures, venv_check
 from buildpack.relocation import shebangs
 from buildpack.selfdeps import bootstrap, package_index, wheel_install
 from buildpack.selfdeps.wheel_tags import Interpreter
@@ -50,8 +50,6 @@ BUILDPACK_TOML = "buildpack.toml"
 _VERSION = re.compile(r"[0-9][0-9A-Za-z.+!_-]{0,63}\Z")
 # pip lists every release it saw ("from versions: 0.0.5, ..., 0.13.9"): for
 # uv that is hundreds. The log keeps the newest few.
-# How much of a script decides which interpreter it runs (see relocation).
-_SCRIPT_HEAD_BYTES = 8192
 DOWNLOAD_CACHE_LIMIT_BYTES = 1024 * 1024 * 1024
 _PROCFILE_BYTES = 64 * 1024
 
@@ -94,7 +92,8 @@ def download_cache(ctx: BuildContext, tool: str) -> Path:
 
 
 def warn_if_procfile_runs(ctx: BuildContext, tool: str) -> None:
-    """`pipenv run gunicorn ...` in a Procfile fails at boot: no tool in the slug."""
+    """`poetry run gunicorn ...` in a Procfile fails at boot: no tool in the slug
+    (uv and Poetry; Pipenv is in the slug, see pipenv_runtime)."""
     procfile = ctx.build_dir / "Procfile"
     if procfile.is_symlink() or not procfile.is_file():
         return
@@ -153,7 +152,7 @@ def install_wheel_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -
     Returns the tool's directory; its bin/ holds ``executable``.
     """
     final = wheel_tool_dir(ctx, tv)
-    if _is_executable(final / "bin" / executable):
+    if venv_check.is_executable(final / "bin" / executable):
         _say_cached(ctx, tv)
         return final
     _say_installing(ctx, tv)
@@ -163,7 +162,7 @@ def install_wheel_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -
             # --no-deps: uv's wheel is self-contained; --only-binary: never build it.
             options: list[str | Path] = ["--no-deps", "--only-binary=:all:", "--target", partial]
             pip_install(ctx, tv, bundled_pip(ctx, ctx.python), options)
-        if not _is_executable(partial / "bin" / executable):
+        if not venv_check.is_executable(partial / "bin" / executable):
             raise errors.install_package_manager_failed(
                 tv.tool, tv.version, f"The {tv.tool} wheel installed no bin/{executable}."
             )
@@ -187,34 +186,44 @@ def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) ->
 
     def populate(partial: Path) -> None:
         venv = partial / "venv"
-        # The app's Python, through /app: the venv's python links to
-        # /app/.heroku/python/bin/python and works from any build directory.
-        proc.run(
-            [ctx.python, "-m", "venv", "--without-pip", venv],
-            out=ctx.out,
-            env=ctx.build_env(),
-            on_failure=lambda r: errors.install_package_manager_failed(
-                tv.tool, tv.version, r.output
-            ),
-        )
-        if install_pip(ctx, venv, venv / "bin" / "python", requested_version(ctx, "pip").version):
-            # The venv's own pip: seconds faster than the bundled one from its zip.
-            pip_install(ctx, tv, [venv / "bin" / "python", "-m", "pip"], [])
-        else:
-            pip_install(ctx, tv, bundled_pip(ctx, venv / "bin" / "python"), [])
+        make_venv(ctx, tv, venv, executable=executable)
         # pip wrote the temporary directory into the tool's scripts; point
         # them where the venv will be after the rename.
         shebangs.fix_shebangs(venv / "bin", build_python_home=venv, app_python_home=final / "venv")
-        if not (venv / "bin" / executable).is_file():
-            raise errors.install_package_manager_failed(
-                tv.tool, tv.version, f"Installing {tv.requirement} created no bin/{executable}."
-            )
-        (partial / "bin").mkdir()
-        (partial / "bin" / executable).symlink_to(Path("..", "venv", "bin", executable))
+        link_executable(partial, executable)
 
     install_atomically(final, populate)
     prune_other_versions(final, tv.tool)
     return final
+
+
+def make_venv(ctx: BuildContext, tv: ToolVersion, venv: Path, *, executable: str) -> None:
+    """A venv of the app's runtime at ``venv``, with ``tv`` installed by the
+    venv's own pip (the runtime's bundled one when that cannot be had)."""
+    # The app's Python, through /app: the venv's python links to
+    # /app/.heroku/python/bin/python and works from any build directory.
+    proc.run(
+        [ctx.python, "-m", "venv", "--without-pip", venv],
+        out=ctx.out,
+        env=ctx.build_env(),
+        on_failure=lambda r: errors.install_package_manager_failed(tv.tool, tv.version, r.output),
+    )
+    if install_pip(ctx, venv, venv / "bin" / "python", requested_version(ctx, "pip").version):
+        # The venv's own pip: seconds faster than the bundled one from its zip.
+        pip_install(ctx, tv, [venv / "bin" / "python", "-m", "pip"], [])
+    else:
+        pip_install(ctx, tv, bundled_pip(ctx, venv / "bin" / "python"), [])
+    if not (venv / "bin" / executable).is_file():
+        raise errors.install_package_manager_failed(
+            tv.tool, tv.version, f"Installing {tv.requirement} created no bin/{executable}."
+        )
+
+
+def link_executable(tool_dir: Path, executable: str) -> None:
+    """tool_dir/bin/<executable> -> ../venv/bin/<executable>: on PATH, it adds
+    no second ``python``."""
+    (tool_dir / "bin").mkdir()
+    (tool_dir / "bin" / executable).symlink_to(Path("..", "venv", "bin", executable))
 
 
 def app_index(ctx: BuildContext) -> package_index.IndexSettings:
@@ -251,13 +260,31 @@ def install_pip(
     ``python_home``'s site-packages with launchers that run ``python``,
     without running a pip. The files written, or None (with nothing
     written) when a pip has to do it."""
+    return install_from_index(
+        ctx, python_home, python, package_index.Pin("pip", version), instead="the bundled pip"
+    )
+
+
+def install_from_index(
+    ctx: BuildContext,
+    python_home: Path,
+    python: Path,
+    pin: package_index.Pin,
+    *,
+    instead: str,
+    allow_pth: frozenset[str] = frozenset(),
+) -> list[Path] | None:
+    """``pin`` installed as install_pip installs pip: None when it is there
+    already (in any version) or cannot be fetched, and ``instead`` must do it."""
     site = single_site_packages(python_home)
-    if site is None or any(site.glob("pip")) or any(site.glob("pip-*.dist-info")):
+    if site is None or any(site.glob(pin.project)):
+        return None
+    if any(site.glob(f"{pin.project}-*.dist-info")):
         return None
     minor = site.parent.name.removeprefix("python")
     return _from_index(
         ctx,
-        package_index.Pin("pip", version),
+        pin,
         minor,
         lambda wheel: wheel_install.install_into_prefix(
             wheel,
@@ -265,8 +292,9 @@ def install_pip(
             scripts_dir=python_home / "bin",
             python=str(python),
             python_minor=minor,
+            allow_pth=allow_pth,
         ),
-        instead="the bundled pip",
+        instead=instead,
     )
 
 
@@ -303,6 +331,8 @@ def pip_install(
     ctx: BuildContext, tv: ToolVersion, pip: list[str | Path], options: list[str | Path]
 ) -> None:
     """``<pip> install <options> tool==version``."""
+    # Its working directory, not made yet when the venv is the slug's (Pipenv's).
+    tools_root(ctx).mkdir(parents=True, exist_ok=True)
     proc.run(
         [
             *pip,
@@ -339,25 +369,7 @@ def prune_other_versions(keep: Path, tool: str) -> None:
 
 
 def _venv_tool_usable(final: Path, executable: str) -> bool:
-    """The venv's script runs the venv's python, which runs (the link to the
-    runtime resolves). False after the cache moved or the runtime changed."""
-    python = final / "venv" / "bin" / "python"
-    script = final / "bin" / executable
-    if not python.exists() or not _is_executable(script):
-        return False
-    try:
-        with open(script, "rb") as f:
-            head = f.read(_SCRIPT_HEAD_BYTES)
-    except OSError:
-        return False
-    # A plain shebang, or the sh trampoline pip writes for long paths; both
-    # name the interpreter in their first two lines.
-    first_lines = b"\n".join(head.split(b"\n", 2)[:2])
-    return os.fsencode(python) in first_lines
-
-
-def _is_executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
+    return venv_check.venv_tool_usable(final, executable, final / "venv")
 
 
 def _say_cached(ctx: BuildContext, tv: ToolVersion) -> None:

@@ -58,6 +58,8 @@ def install(ctx: BuildContext, version: str, ubuntu: str) -> None:
             # same every time: urllib and the zstd tool.
             transport="urllib" if stdlib_only else "auto",
             force_zstd_tool=stdlib_only,
+            budget=tuning.budget,
+            max_bytes=tuning.max_bytes,
         )
     except download.NotFound as exc:
         raise errors.python_version_not_available(version, url, exc.status) from exc

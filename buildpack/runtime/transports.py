@@ -317,7 +317,23 @@ def _open_urllib(url: str, timeouts: Timeouts, cafile: str | None = None) -> Res
         errors_=(OSError, http.client.HTTPException),
         timeouts=timeouts,
     )
-    return Response(final_url, resp.status, resp.headers, body, resp.close, transport="urllib")
+    return Response(
+        final_url,
+        resp.status,
+        resp.headers,
+        body,
+        resp.close,
+        lambda: _shutdown_socket(resp),
+        transport="urllib",
+    )
+
+
+def _shutdown_socket(resp: http.client.HTTPResponse) -> None:
+    """Unblock a thread reading ``resp``: its recv returns at once (limits.deadline)."""
+    sock = getattr(getattr(resp.fp, "raw", None), "_sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 # --- messages ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ for anything that path cannot do.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import sys
@@ -26,13 +27,15 @@ from buildpack.core import atomic_dir, errors, fs, proc
 from buildpack.core.config_vars import ConfigVars, lookup
 from buildpack.core.output import Output
 from buildpack.core.settings import parse_toml
+from buildpack.runtime import download_settings
 from buildpack.selfdeps import deps_fetch, package_index, verified_tree, wheel_lock
 from buildpack.selfdeps.wheel_tags import Interpreter
 
 DEPS_DIR = Path(".heroku/buildpack-deps")
 # Bump when the directory's layout changes: older ones are then left alone.
 _LAYOUT = "v2"
-# Installer settings a user may need for a private or mirrored index.
+# Installer settings a user may need for a private or mirrored index, and
+# the download time budget (runtime.download_settings).
 INDEX_VARS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_CERT")
 
 
@@ -247,6 +250,9 @@ class Dependencies:
             if not fetched:
                 lines = result.output.strip().splitlines()
                 self._problem = lines[-1] if lines else f"exit status {result.returncode}"
+                if result.returncode == deps_fetch.EXIT_BUILD_ERROR and lines:
+                    self.abandon()
+                    raise errors.BuildError(**json.loads(lines[-1]))
         try:
             if not fetched:
                 command = pip_command(find_pip_wheel(pip_wheel_homes))
@@ -322,7 +328,7 @@ def prepare(
     out: Output,
 ) -> Dependencies:
     env = {k: v for k, v in environ.items() if not k.startswith("PYTHON")}
-    for name in INDEX_VARS:
+    for name in (*INDEX_VARS, *download_settings.NAMES):
         value = lookup(name, config, environ)
         if value:
             env[name] = value

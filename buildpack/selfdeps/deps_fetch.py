@@ -12,7 +12,9 @@ only used by this build (see bootstrap).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +25,9 @@ from buildpack.selfdeps.verified_tree import WHEELS
 from buildpack.selfdeps.wheel_lock import LockedFile
 from buildpack.selfdeps.wheel_tags import Interpreter
 
+# fetch_main's exit status for a BuildError (the index is too slow: pip, the
+# fallback, would be too), which it prints as JSON on its last line.
+EXIT_BUILD_ERROR = 3
 # Run by ``Dependencies.start`` as ``python -I -c``: -I keeps the app's and the
 # user's Python settings out, so the package's path comes as an argument.
 FETCH_SCRIPT = (
@@ -44,9 +49,11 @@ def fetch_main(argv: list[str]) -> int:
     """``PARTIAL INDEX_URL CAFILE TRUSTED_HOSTS SPEC``: fetch each wheel SPEC
     names (JSON: project, version, and the locked file name and sha256, or
     "" to take the best for here) into PARTIAL/.wheels and unpack it into
-    PARTIAL. Exit 0, or 1 with the reason on the last line."""
+    PARTIAL. Exit 0, or 1 with the reason on the last line, or EXIT_BUILD_ERROR
+    with the error on it."""
     partial, url, cafile, trusted, spec = argv
-    index = package_index.IndexSettings(url, cafile or None, frozenset(trusted.split()))
+    budget = package_index.download_budget(os.environ)
+    index = package_index.IndexSettings(url, cafile or None, frozenset(trusted.split()), budget)
     target = Path(partial)
     wheels = target / WHEELS
     try:
@@ -63,6 +70,9 @@ def fetch_main(argv: list[str]) -> int:
     except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
         print(exc)
         return 1
+    except errors.BuildError as exc:
+        print(json.dumps(dataclasses.asdict(exc)))
+        return EXIT_BUILD_ERROR
     return 0
 
 

@@ -29,7 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildpack.runtime import download, transport_policy
+from buildpack.core import errors
+from buildpack.core.settings import Settings, buildpack_root
+from buildpack.runtime import download, limits, transport_policy
+from buildpack.runtime.download_settings import budget_from_env
 from buildpack.runtime.transports import Response
 from buildpack.selfdeps import pip_config
 from buildpack.selfdeps.wheel_lock import LockedFile
@@ -62,6 +65,8 @@ class IndexSettings:
     cafile: str | None = None
     # pip's trusted-host: hosts (or host:port) it may reach over plain http.
     trusted_hosts: frozenset[str] = frozenset()
+    # Time allowed for each page or wheel (see runtime.limits); None: no limit.
+    budget: limits.Budget | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,13 @@ def index_settings(
         url.rstrip("/"),
         values.get("cert", "").strip() or None,
         frozenset(values.get("trusted-host", "").split()),
+        download_budget(env),
     )
+
+
+def download_budget(env: Mapping[str, str]) -> limits.Budget:
+    """buildpack.toml's download budget, with the overrides ``env`` sets."""
+    return budget_from_env(env, Settings.load(buildpack_root() / "buildpack.toml"))
 
 
 def pip_index(
@@ -308,6 +319,7 @@ def _open(index: IndexSettings, url: str) -> contextlib.AbstractContextManager[R
         # requests once the buildpack's libraries are importable, urllib before.
         transport="auto",
         cafile=index.cafile,
+        budget=index.budget,
     )
 
 
@@ -325,5 +337,8 @@ def _chunks(index: IndexSettings, url: str, limit: int, what: str) -> Iterator[b
                 if size > limit:
                     raise IndexUnavailable(f"{url} is larger than {what}")
                 yield chunk
+    except (limits.TooSlow, limits.MirrorTooSlow) as exc:
+        # Not IndexUnavailable: pip, the fallback, would wait on the same index.
+        raise errors.index_too_slow(exc.url, exc.problem) from None
     except download.DownloadError as exc:
         raise IndexUnavailable(f"{exc.url}: {exc.problem}") from None

@@ -74,15 +74,25 @@ def _reading(wheel: Path) -> Iterator[zipfile.ZipFile]:
 
 
 def install_into_prefix(
-    wheel: Path, *, site_packages: Path, scripts_dir: Path, python: str, python_minor: str
+    wheel: Path,
+    *,
+    site_packages: Path,
+    scripts_dir: Path,
+    python: str,
+    python_minor: str,
+    allow_pth: frozenset[str] = frozenset(),
 ) -> list[Path]:
     """Install ``wheel`` into ``site_packages`` with launchers in
     ``scripts_dir`` that run ``python``; return the files written.
+    ``allow_pth`` names the top-level .pth files the caller expects the wheel
+    to have (setuptools' distutils-precedence.pth); any other is refused.
 
     On failure, whatever it wrote is removed again."""
     written: list[tuple[Path, bytes]] = []
     try:
-        _install_into_prefix(wheel, site_packages, scripts_dir, python, python_minor, written)
+        _install_into_prefix(
+            wheel, site_packages, scripts_dir, python, python_minor, written, allow_pth
+        )
     except BaseException:
         for path, _ in written:
             path.unlink(missing_ok=True)
@@ -103,10 +113,11 @@ def _install_into_prefix(
     python: str,
     python_minor: str,
     written: list[tuple[Path, bytes]],
+    allow_pth: frozenset[str] = frozenset(),
 ) -> None:
     with _reading(wheel) as zf:
         dist_info = _dist_info_dir(zf)
-        members = list(_verified_members(zf))
+        members = list(_verified_members(zf, allow_pth))
         entry_points = _console_scripts(zf, dist_info)
     if any(member.scheme == "scripts" for member, _ in members):
         raise WheelError(f"{wheel.name} ships scripts of its own")
@@ -209,7 +220,9 @@ def _record(zf: zipfile.ZipFile, dist_info: str) -> dict[str, tuple[str, str]]:
     return rows
 
 
-def _verified_members(zf: zipfile.ZipFile) -> Iterator[tuple[_Member, bytes]]:
+def _verified_members(
+    zf: zipfile.ZipFile, allow_pth: frozenset[str] = frozenset()
+) -> Iterator[tuple[_Member, bytes]]:
     dist_info = _dist_info_dir(zf)
     data_dir = dist_info[: -len(".dist-info")] + ".data"
     record = _record(zf, dist_info)
@@ -220,7 +233,7 @@ def _verified_members(zf: zipfile.ZipFile) -> Iterator[tuple[_Member, bytes]]:
         if info.is_dir():
             continue
         name = info.filename
-        scheme, path = _place(name, data_dir, root_is_purelib)
+        scheme, path = _place(name, data_dir, root_is_purelib, allow_pth)
         seen.add(name)
         if name == f"{dist_info}/RECORD":
             continue  # the installer writes its own
@@ -236,7 +249,9 @@ def _verified_members(zf: zipfile.ZipFile) -> Iterator[tuple[_Member, bytes]]:
         raise WheelError("the wheel lacks files its RECORD lists")
 
 
-def _place(name: str, data_dir: str, root_is_purelib: bool) -> tuple[str, PurePosixPath]:
+def _place(
+    name: str, data_dir: str, root_is_purelib: bool, allow_pth: frozenset[str] = frozenset()
+) -> tuple[str, PurePosixPath]:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or "\\" in name or not path.parts:
         raise WheelError(f"unsafe path in wheel: {name!r}")
@@ -246,7 +261,12 @@ def _place(name: str, data_dir: str, root_is_purelib: bool) -> tuple[str, PurePo
         raise WheelError(f"the wheel installs {path.parts[1]} files: {name}")
     else:
         scheme, placed = path.parts[1], PurePosixPath(*path.parts[2:])
-    if scheme != "scripts" and placed.suffix == ".pth" and len(placed.parts) == 1:
+    if (
+        scheme != "scripts"
+        and placed.suffix == ".pth"
+        and len(placed.parts) == 1
+        and placed.name not in allow_pth
+    ):
         # Code run at every interpreter start: pip's business, not ours.
         raise WheelError("the wheel installs a .pth file")
     return scheme, placed

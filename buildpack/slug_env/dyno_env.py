@@ -69,9 +69,10 @@ esac
 _pybp_is_web=""
 case "${DYNO:-}" in web.*) _pybp_is_web=1 ;; esac
 
-if [ -n "${WEB_CONCURRENCY:-}" ]; then
+# Set at all, even to "": the app's choice, as on Heroku.
+if [ -n "${WEB_CONCURRENCY+set}" ]; then
   if [ -n "$_pybp_is_web" ]; then
-    echo "Python buildpack: WEB_CONCURRENCY is set to $WEB_CONCURRENCY; leaving it as is." >&2
+    echo "Python buildpack: WEB_CONCURRENCY is set to '$WEB_CONCURRENCY'; leaving it as is." >&2
   fi
 else
   # Each worker needs about 256 MB; more than 2 per core plus one only queues.
@@ -83,7 +84,8 @@ else
     [ "$_pybp_workers" -le "$_pybp_max" ] || _pybp_workers=$_pybp_max
   fi
   export WEB_CONCURRENCY="$_pybp_workers"
-  export WEB_CONCURRENCY_SET_BY="python-buildpack"
+  # Heroku's name for "the buildpack chose it": apps and tools test for it.
+  export WEB_CONCURRENCY_SET_BY="heroku/python"
   if [ -n "$_pybp_is_web" ]; then
     echo "Python buildpack: ${_pybp_mb:-unlimited} MB of memory, $_pybp_cores CPU cores." >&2
     echo "Python buildpack: defaulting WEB_CONCURRENCY to $WEB_CONCURRENCY" \

@@ -46,7 +46,7 @@ def run_hook(ctx: BuildContext, name: HookName) -> bool:
         proc.run(
             command,
             out=ctx.out,
-            env=ctx.build_env(),
+            env=ctx.app_code_env(),
             cwd=ctx.build_dir,
             on_failure=lambda r: errors.hook_failed(name, r.returncode, r.output),
         )

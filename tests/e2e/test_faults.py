@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.archives import add_dir, add_file, add_symlink, tar_bytes, zstd
-from tests.support.builds import BuildResult, assert_clean_failure
+from tests.support.builds import BuildResult, assert_clean_failure, read_report
 from tests.support.fault_server import Fault, FaultServer
 from tests.support.runtime_mirror import RuntimeArchive
 from tests.support.sandbox import CHECK_AND_FINGERPRINT, FINGERPRINT, Sandbox
@@ -251,3 +251,61 @@ def test_archive_with_a_path_traversal_entry_is_refused(
     assert "Nothing from it was installed" in result.stderr
     assert not (box.root / "escaped.txt").exists()
     assert not list(box.root.rglob("escaped.txt"))
+
+
+# --- a mirror or an index that trickles ---------------------------------------------------
+# Headers, then a byte every half second: within the read timeout, so only the
+# time budget ends the download. The test releases the trickle when the build
+# is over, so no server thread is left waiting on a client that is gone.
+
+
+def test_a_trickling_mirror_fails_within_the_configured_budget(
+    box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive
+) -> None:
+    path = archive_path(runtime_archive)
+    trickle = Fault("trickle", after=64 * 1024, seconds=0.5, times=None)
+    mirror.add(path, trickle)
+    # As a Heroku app sets it: 1.5 s an attempt, no retry after 1.5 s.
+    (box.env_dir / "CURL_TIMEOUT").write_text("1.5")
+    try:
+        result = box.compile(box.env(BUILDPACK_S3_BASE_URL=mirror.url, **FAST_RETRIES))
+    finally:
+        trickle.release.set()
+    assert_failed_cleanly(box, result, "The runtime mirror is too slow")
+    assert "the mirror is too slow: the download did not finish in the time allowed" in (
+        result.stderr
+    ), result.log
+    assert "(1.5 seconds per attempt, 3 seconds in all; tried 2 times)" in result.stderr
+    assert len(retry_lines(result)) == 1
+    assert mirror.hits[path] == 2
+    assert read_report(box.cache)["failure_reason"] == "install-python::too-slow"
+
+
+def test_a_trickling_index_fails_the_build_within_the_budget(
+    box: Sandbox, tmp_path_factory: pytest.TempPathFactory, file_mirror_url: str
+) -> None:
+    """The pinned pip's index page trickles. pip, the usual fallback when the
+    index cannot be used, would wait on the same index: the build stops."""
+    page = "/simple/pip/"
+    trickle = Fault("trickle", body=b"<html>" + b" " * 10_000, after=10, seconds=0.5, times=None)
+    with FaultServer(tmp_path_factory.mktemp("trickling-index")) as index:
+        index.add(page, trickle)
+        env = box.env(
+            # A file:// mirror for the runtime: only the index is slow.
+            BUILDPACK_S3_BASE_URL=file_mirror_url,
+            PIP_INDEX_URL=index.url + "/simple",
+            BUILDPACK_DOWNLOAD_TIMEOUT="1.5",
+            BUILDPACK_DOWNLOAD_TOTAL_TIMEOUT="1.5",
+        )
+        try:
+            result = box.compile(env)
+        finally:
+            trickle.release.set()
+    assert result.returncode == 1, result.log
+    assert_clean_failure(result, "The package index is too slow")
+    assert page in result.stderr and "the mirror is too slow" in result.stderr, result.log
+    assert "using the bundled pip" not in result.stdout
+    assert index.hits[page] == 1
+    assert read_report(box.cache)["failure_reason"] == "install-package-manager::index-too-slow"
+    box.assert_app_untouched()
+    box.assert_nothing_written_outside()

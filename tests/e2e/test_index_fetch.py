@@ -38,8 +38,10 @@ def index_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("index")
     files = root / "files"
     toml = buildpack_root() / "buildpack.toml"
-    pip = f"pip=={Settings.load(toml).tools['pip']}"
-    wanted = [pip, *requirements(read_pins(toml)), *FIXTURE_REQUIREMENTS.read_text().split()]
+    tools = Settings.load(toml).tools
+    # setuptools: preinstalled on the test's 3.11 runtime, as on Heroku.
+    pins = [f"pip=={tools['pip']}", f"setuptools=={tools['setuptools']}"]
+    wanted = [*pins, *requirements(read_pins(toml)), *FIXTURE_REQUIREMENTS.read_text().split()]
     download = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:"]
     subprocess.run([*download, "-d", files, *wanted], check=True)
     for wheel in sorted(files.glob("*.whl")):
@@ -81,7 +83,7 @@ def test_the_index_in_pip_index_url_serves_pip_and_the_buildpacks_libraries(
     assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
     assert "did not work" not in result.log and "Could not fetch" not in result.log, result.log
     # Fetched from this index, each page and file once.
-    for project in ("pip", "zstandard", "requests", "pyyaml", "urllib3", "gunicorn"):
+    for project in ("pip", "setuptools", "zstandard", "requests", "pyyaml", "urllib3", "gunicorn"):
         assert hits.get(f"/simple/{project}/", 0) >= 1, (project, hits)
     pip_wheels = [path for path in hits if re.match(r"/files/pip-[\d.]+-py3-none-any\.whl", path)]
     assert len(pip_wheels) == 1 and hits[pip_wheels[0]] == 1, hits

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,9 @@ FIXTURES = ROOT / "tests" / "fixtures"
 BUILD_AND_RUN = ROOT / "scripts" / "build-and-run"
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 @dataclass
 class BuildResult:
     returncode: int
@@ -31,6 +35,11 @@ class BuildResult:
     @property
     def log(self) -> str:
         return self.stdout + self.stderr
+
+    @property
+    def plain_stderr(self) -> str:
+        """stderr without the colour codes of the error and warning blocks."""
+        return _ANSI.sub("", self.stderr)
 
 
 def require_namespaces() -> None:

@@ -27,8 +27,9 @@ import socket
 import ssl
 import struct
 import threading
+import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
@@ -36,7 +37,7 @@ from typing import Literal
 MAX_STALL_SECONDS = 10.0
 _CHUNK = 256 * 1024
 
-Kind = Literal["status", "reset", "stall", "truncate", "redirect", "body"]
+Kind = Literal["status", "reset", "stall", "truncate", "redirect", "body", "trickle"]
 
 
 @dataclass
@@ -50,6 +51,9 @@ class Fault:
     - ``stall``: send ``after`` bytes, wait ``seconds``, then send the rest.
     - ``redirect``: answer ``status`` (default 302 here) to ``location``.
     - ``body``: answer ``status`` (200 unless given) with ``body`` instead of the file.
+    - ``trickle``: send the headers and ``after`` bytes, then one byte every
+      ``seconds`` (never the whole body) until the test sets ``release``, the
+      client is gone or the server stops; then close the connection.
     """
 
     kind: Kind
@@ -59,6 +63,7 @@ class Fault:
     seconds: float = 0.0
     location: str = ""
     body: bytes = b""
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 class FaultServer:
@@ -254,5 +259,26 @@ class _Handler(BaseHTTPRequestHandler):
                     owner.stalling -= 1
             if not stopped:
                 self._write(data[after:])
+        elif fault.kind == "trickle":
+            self._trickle(fault, data[after:])
         elif fault.kind != "truncate":
             raise ValueError(f"unknown fault kind {fault.kind!r}")
+
+    def _trickle(self, fault: Fault, rest: bytes) -> None:
+        owner = self.server.owner
+        with owner._lock:
+            owner.stalling += 1
+        try:
+            # Never the last byte: the transfer cannot finish by trickling.
+            ends = time.monotonic() + MAX_STALL_SECONDS
+            for i in range(max(len(rest) - 1, 0)):
+                if fault.release.wait(fault.seconds) or owner._stop.is_set():
+                    return
+                if time.monotonic() > ends:
+                    return
+                if not self._write(rest[i : i + 1]):
+                    return  # the client gave up
+                self.wfile.flush()
+        finally:
+            with owner._lock:
+                owner.stalling -= 1

@@ -26,8 +26,9 @@ echo "HEROKU_DIR: $(ls -A /app/.heroku | tr '\n' ' ')"
 """
 
 
-def check_command() -> list[str]:
-    return ["bash", "-euo", "pipefail", "-c", _WHERE, "check", str(CHECK_SLUG)]
+def check_command(then: str = "", *args: str) -> list[str]:
+    """The checks above, then the bash lines ``then`` (their "$2"... are ``args``)."""
+    return ["bash", "-euo", "pipefail", "-c", _WHERE + then, "check", str(CHECK_SLUG), *args]
 
 
 def report(cache_dir: Path) -> dict:
@@ -66,9 +67,11 @@ class Built:
     cache: Path
 
 
-def build_locked_app(locked_apps, work: Path, manager: str, mirror_url: str) -> Built:
+def build_locked_app(
+    locked_apps, work: Path, manager: str, mirror_url: str, command: list[str] | None = None
+) -> Built:
     """Build tests/fixtures/<manager>_app with a lockfile made at test time,
-    relocate it and run check_command(); keep the cache for later builds."""
+    relocate it and run ``command`` (check_command()); keep the cache for later builds."""
     app = locked_apps.app(f"{manager}_app", work, manager)
     cache = work / "cache"
     result = build_and_run(
@@ -77,7 +80,7 @@ def build_locked_app(locked_apps, work: Path, manager: str, mirror_url: str) -> 
         work / "env",
         # The HOME the lockfile was made with (see tests/support/lockfiles.py).
         env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
-        command=check_command(),
+        command=command or check_command(),
     )
     return Built(result, cache)
 

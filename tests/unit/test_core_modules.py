@@ -37,7 +37,7 @@ def test_settings_load_has_every_supported_minor_pinned():
     assert s.default_minor in s.supported_minors
     for minor in s.supported_minors:
         assert s.latest_patch[minor].startswith(minor + ".")
-    assert set(s.tools) == {"pip", "uv", "poetry", "pipenv"}
+    assert set(s.tools) == {"pip", "uv", "poetry", "pipenv", "setuptools"}
 
 
 def test_env_dir_reads_values_and_skips_protected_and_invalid(tmp_path):

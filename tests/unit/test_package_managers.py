@@ -459,17 +459,17 @@ def test_a_download_cache_past_its_limit_starts_over(tmp_path):
 @pytest.mark.parametrize(
     ("procfile", "warned"),
     [
-        ("web: pipenv run gunicorn app:app\n", True),
-        ("web: cd src && pipenv  run gunicorn app:app\n", True),
-        ("web: gunicorn app:app\nworker: python -m pipenv_run_helper\n", False),
-        ("web: ./bin/pipenv run x\n", False),
+        ("web: poetry run gunicorn app:app\n", True),
+        ("web: cd src && poetry  run gunicorn app:app\n", True),
+        ("web: gunicorn app:app\nworker: python -m poetry_run_helper\n", False),
+        ("web: ./bin/poetry run x\n", False),
     ],
 )
 def test_a_procfile_that_runs_the_tool_is_warned_about(tmp_path, procfile, warned):
     c = make_ctx(tmp_path)
     (c.ctx.build_dir / "Procfile").write_text(procfile)
-    tools.warn_if_procfile_runs(c.ctx, "pipenv")
-    assert ("Warning: The Procfile uses 'pipenv run'" in c.stderr.getvalue()) == warned
+    tools.warn_if_procfile_runs(c.ctx, "poetry")
+    assert ("Warning: The Procfile uses 'poetry run'" in c.stderr.getvalue()) == warned
     if warned:
         assert "'web: gunicorn app:app' instead of" in " ".join(c.stderr.getvalue().split())
 
@@ -477,9 +477,9 @@ def test_a_procfile_that_runs_the_tool_is_warned_about(tmp_path, procfile, warne
 def test_a_procfile_link_is_not_followed(tmp_path):
     c = make_ctx(tmp_path)
     outside = tmp_path / "outside"
-    outside.write_text("web: pipenv run gunicorn app:app\n")
+    outside.write_text("web: poetry run gunicorn app:app\n")
     (c.ctx.build_dir / "Procfile").symlink_to(outside)
-    tools.warn_if_procfile_runs(c.ctx, "pipenv")
+    tools.warn_if_procfile_runs(c.ctx, "poetry")
     assert c.stderr.getvalue() == ""
 
 
@@ -490,8 +490,11 @@ def test_a_venv_tool_in_a_long_cache_path_runs_after_the_rename(tmp_path):
     c = make_ctx(tmp_path, environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
     c.ctx.cache_dir = tmp_path / ("a-long-cache-directory-name-" * 4) / "cache"
     link_python_home(c.ctx, Path(sys.base_prefix))
-    version = pipenv.install_tool(c.ctx)
-    tool_dir = tools.venv_tool_dir(c.ctx, tools.requested_version(c.ctx, "pipenv"))
+    # Poetry's way (Pipenv, installed here for speed, goes into the slug instead).
+    tv = tools.requested_version(c.ctx, "pipenv")
+    tools.install_venv_tool(c.ctx, tv, executable="pipenv")
+    version = tv.version
+    tool_dir = tools.venv_tool_dir(c.ctx, tv)
     script = tool_dir / "venv" / "bin" / "pipenv"
     assert len(os.fsencode(tool_dir / "venv" / "bin" / "python")) > 127
     assert script.read_bytes().startswith(b"#!/bin/sh\n'''exec' ")
