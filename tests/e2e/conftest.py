@@ -7,9 +7,16 @@ from pathlib import Path
 import pytest
 
 from tests.support import sandbox
-from tests.support.builds import require_namespaces
+from tests.support.builds import require_namespaces, use_pipless_python
 from tests.support.lockfiles import LockedApps
 from tests.support.runtime_mirror import RuntimeArchive
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pipless_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python3 every build runs bin/* with unless it says otherwise: a
+    venv of the host Python without pip (see tests/support/builds.py)."""
+    return use_pipless_python(tmp_path_factory.mktemp("pipless-python"))
 
 
 @pytest.fixture(autouse=True)
