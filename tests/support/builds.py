@@ -40,16 +40,27 @@ def require_namespaces() -> None:
     Under CI=true a missing precondition fails the test instead: CI must not
     pass with every end-to-end test skipped.
     """
+    problem = namespace_problem()
+    if problem is not None:
+        cannot_run(problem)
+
+
+def namespace_problem() -> str | None:
+    """Why builds cannot run in a private mount namespace here, or None."""
     if os.geteuid() != 0:
-        _cannot_run("relocation tests need root to mount a tmpfs on /app")
+        return "relocation tests need root to mount a tmpfs on /app"
+    if shutil.which("unshare") is None:
+        return "unshare(1) is not installed (util-linux)"
     probe = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True
     )
     if probe.returncode != 0:
-        _cannot_run(f"cannot create a mount namespace: {probe.stderr.decode().strip()}")
+        return f"cannot create a mount namespace: {probe.stderr.decode().strip()}"
+    return None
 
 
-def _cannot_run(why: str) -> None:
+def cannot_run(why: str) -> None:
+    """Skip the test, or fail it under CI=true."""
     if os.environ.get("CI", "").lower() in ("true", "1"):
         pytest.fail(f"CI=true, and an end-to-end test cannot run: {why}", pytrace=False)
     pytest.skip(why)
