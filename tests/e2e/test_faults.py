@@ -138,8 +138,9 @@ def test_stalled_transfer_fails_after_the_configured_read_timeout(
     box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive
 ) -> None:
     path = archive_path(runtime_archive)
-    # The server stalls 10 s (its maximum), far longer than the 1 s read timeout.
-    mirror.add(path, Fault("stall", after=1024 * 1024, seconds=10, times=None))
+    # The server stalls until the test ends. With one retry there are two
+    # requests whatever the machine's load, and the last one timed out.
+    mirror.add(path, Fault("stall", after=1024 * 1024, times=None))
     env = box.env(
         BUILDPACK_S3_BASE_URL=mirror.url,
         BUILDPACK_DOWNLOAD_READ_TIMEOUT="1",
@@ -154,12 +155,13 @@ def test_stalled_transfer_fails_after_the_configured_read_timeout(
 
 
 def test_unreachable_mirror(box: Sandbox, runtime_archive: RuntimeArchive) -> None:
+    # Bound and never listening, held for the whole build: connecting is
+    # refused, and no other process can take the port meanwhile.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    # Closed again: nothing listens, so connecting is refused.
-    env = box.env(BUILDPACK_S3_BASE_URL=f"http://127.0.0.1:{port}", **FAST_RETRIES)
-    result = box.compile(env)
+        env = box.env(BUILDPACK_S3_BASE_URL=f"http://127.0.0.1:{port}", **FAST_RETRIES)
+        result = box.compile(env)
     assert_failed_cleanly(box, result, "Could not download the Python runtime")
     assert "connection refused (tried 4 times)" in result.stderr, result.log
     assert len(retry_lines(result)) == 3

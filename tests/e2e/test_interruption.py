@@ -169,7 +169,7 @@ def start_in_phase(
 ) -> RunningBuild:
     extra = {"BUILDPACK_S3_BASE_URL": mirror.url}
     for path in phase.gate_paths:
-        gate.add(path, Fault("stall", body=_INDEX_PAGE, seconds=10, times=None))
+        gate.add(path, Fault("stall", body=_INDEX_PAGE, times=None))
     if phase.gate_paths and not phase.gate_in_requirements:
         extra["PIP_INDEX_URL"] = gate.url + "/simple/"
     if phase.gate_in_requirements:
@@ -182,7 +182,7 @@ def start_in_phase(
     if phase.stall_runtime:
         # Less than the download's read-ahead holds: once the stall begins, the
         # reading thread waits on the network, not on a full queue.
-        mirror.add(archive, Fault("stall", after=64 * 1024, seconds=10))
+        mirror.add(archive, Fault("stall", after=64 * 1024))
     fifo = box.root / "pause.fifo"
     if phase.pause_at:
         os.mkfifo(fifo)
