@@ -10,6 +10,12 @@ Timeouts and retries are made small with BUILDPACK_DOWNLOAD_* variables, so
 the stalled transfer is measured against the configured read timeout, not
 against this machine's speed. download.py's unit tests cover the same faults
 for both transports and both zstd decompressors.
+
+The builds start from a warm cache (the buildpack's own libraries are there,
+so the download uses them), and the stall, reset and corrupt cases also from
+a cold one: a first build on a pip-less host, whose python3 can import
+neither requests nor zstandard, downloads with urllib and the zstd tool
+while it fetches those libraries.
 """
 
 from __future__ import annotations
@@ -46,8 +52,17 @@ def mirror(runtime_archive: RuntimeArchive) -> Iterator[FaultServer]:
 
 
 @pytest.fixture
-def box(tmp_path: Path, runtime_archive: RuntimeArchive, warm_cache: Path) -> Sandbox:
-    return Sandbox.create(tmp_path, python_version=runtime_archive.version, cache_from=warm_cache)
+def box(tmp_path: Path, runtime_archive: RuntimeArchive, request: pytest.FixtureRequest) -> Sandbox:
+    """The build's directories, on a warm cache or (parametrized "cold") an empty one."""
+    cache = getattr(request, "param", "warm")
+    cache_from = request.getfixturevalue("warm_cache") if cache == "warm" else None
+    box = Sandbox.create(tmp_path, python_version=runtime_archive.version, cache_from=cache_from)
+    assert bool(list(box.cache.glob(".heroku/buildpack-deps/*/.complete"))) == (cache == "warm")
+    return box
+
+
+# Cold and warm: the two ways the runtime is downloaded and decompressed.
+BOTH_CACHES = pytest.mark.parametrize("box", ["cold", "warm"], indirect=True)
 
 
 def archive_path(runtime_archive: RuntimeArchive) -> str:
@@ -99,6 +114,7 @@ def test_two_503s_then_200_builds_an_app_that_serves(
     box.assert_nothing_written_outside()
 
 
+@BOTH_CACHES
 def test_connection_reset_mid_body_is_retried(
     box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive
 ) -> None:
@@ -134,6 +150,7 @@ def test_a_moved_mirror_is_followed_through_redirects(
 # --- faults that end the build, cleanly ---------------------------------------------------
 
 
+@BOTH_CACHES
 def test_stalled_transfer_fails_after_the_configured_read_timeout(
     box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive
 ) -> None:
@@ -192,6 +209,7 @@ def test_truncated_archive(
     assert retry_lines(result) == []
 
 
+@BOTH_CACHES
 def test_corrupt_zstd_frame(
     box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive
 ) -> None:

@@ -286,6 +286,14 @@ class RunningBuild:
             pytest.fail(f"no bin/compile process under {self.popen.pid}:\n{self.log}")
         return found[-1]
 
+    def running(self, program: str) -> bool:
+        """Whether a process of ``program`` (its file name) runs in the build now."""
+        return any(
+            Path(cmd[0]).name == program
+            for cmd in map(_cmdline, _descendants(self.popen.pid))
+            if cmd
+        )
+
     def signal_compile(self, signum: int) -> None:
         os.kill(self.compile_pid(), signum)
 
