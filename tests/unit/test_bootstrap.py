@@ -144,6 +144,8 @@ def test_without_a_usable_index_or_pip_nothing_is_published(tmp_path, index: Ind
         deps.wait([])
     assert failure.value.reason == "internal-error::buildpack-dependencies"
     assert "Could not fetch them from the index" in log.getvalue()
+    # The test runner's python3 has pip: that one, not a runtime's bundled one.
+    assert f"Installing them with the pip of {sys.executable}" in log.getvalue()
     assert not deps.ready
     assert list(deps.target.parent.iterdir()) == []
 
