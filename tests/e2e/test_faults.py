@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.archives import add_dir, add_file, add_symlink, tar_bytes, zstd
-from tests.support.builds import BuildResult, assert_clean_failure
+from tests.support.builds import BuildResult, assert_clean_failure, read_report
 from tests.support.fault_server import Fault, FaultServer
 from tests.support.runtime_mirror import RuntimeArchive
 from tests.support.sandbox import CHECK_AND_FINGERPRINT, FINGERPRINT, Sandbox
@@ -52,17 +52,30 @@ def mirror(runtime_archive: RuntimeArchive) -> Iterator[FaultServer]:
 
 
 @pytest.fixture
-def box(tmp_path: Path, runtime_archive: RuntimeArchive, request: pytest.FixtureRequest) -> Sandbox:
-    """The build's directories, on a warm cache or (parametrized "cold") an empty one."""
-    cache = getattr(request, "param", "warm")
-    cache_from = request.getfixturevalue("warm_cache") if cache == "warm" else None
-    box = Sandbox.create(tmp_path, python_version=runtime_archive.version, cache_from=cache_from)
-    assert bool(list(box.cache.glob(".heroku/buildpack-deps/*/.complete"))) == (cache == "warm")
-    return box
+def cache_kind() -> str:
+    """The cache a build starts from; BOTH_CACHES runs a test with each."""
+    return "warm"
 
 
 # Cold and warm: the two ways the runtime is downloaded and decompressed.
-BOTH_CACHES = pytest.mark.parametrize("box", ["cold", "warm"], indirect=True)
+BOTH_CACHES = pytest.mark.parametrize("cache_kind", ["cold", "warm"])
+# How each downloads the runtime (the report's python_download_transport).
+TRANSPORT = {"cold": "urllib", "warm": "requests"}
+
+
+@pytest.fixture
+def box(
+    tmp_path: Path,
+    runtime_archive: RuntimeArchive,
+    request: pytest.FixtureRequest,
+    cache_kind: str,
+) -> Sandbox:
+    """The build's directories, on a warm cache or an empty one."""
+    cache_from = request.getfixturevalue("warm_cache") if cache_kind == "warm" else None
+    box = Sandbox.create(tmp_path, python_version=runtime_archive.version, cache_from=cache_from)
+    has_deps = bool(list(box.cache.glob(".heroku/buildpack-deps/*/.complete")))
+    assert has_deps == (cache_kind == "warm")
+    return box
 
 
 def archive_path(runtime_archive: RuntimeArchive) -> str:
@@ -108,6 +121,7 @@ def test_two_503s_then_200_builds_an_app_that_serves(
     assert len(lines) == 2, result.log
     assert all("the server answered HTTP 503" in line for line in lines), lines
     assert mirror.hits[path] == 3
+    assert read_report(box.cache)["python_download_transport"] == "requests"
     assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
     assert "Traceback" not in result.log
     box.assert_relocated_app_untouched(result)
@@ -116,7 +130,7 @@ def test_two_503s_then_200_builds_an_app_that_serves(
 
 @BOTH_CACHES
 def test_connection_reset_mid_body_is_retried(
-    box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive
+    box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive, cache_kind: str
 ) -> None:
     path = archive_path(runtime_archive)
     mirror.add(path, Fault("reset", after=4 * 1024 * 1024))
@@ -126,6 +140,7 @@ def test_connection_reset_mid_body_is_retried(
     assert len(lines) == 1, result.log
     assert "connection" in lines[0], lines
     assert mirror.hits[path] == 2
+    assert read_report(box.cache)["python_download_transport"] == TRANSPORT[cache_kind]
     assert "Traceback" not in result.log
     box.assert_relocated_app_untouched(result)
     box.assert_nothing_written_outside()
