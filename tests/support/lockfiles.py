@@ -143,6 +143,11 @@ class LockedApps:
 
     # --- locking ------------------------------------------------------------------
 
+    def lock(self, app: Path, manager: str) -> Path:
+        """Lock any app directory with ``manager`` at the version the build uses."""
+        self._lock(app, manager, self.settings.tools[manager])
+        return app / LOCKFILES[manager]
+
     def _lock(self, app: Path, manager: str, version: str) -> None:
         program = str(self.tool(manager, version))
         env = self._tool_env()
