@@ -90,6 +90,13 @@ def needed(project: str, python: tuple[int, int]) -> bool:
     return project != "tomli" or python < (3, 11)
 
 
+def describe_pip(command: list[str]) -> str:
+    """Which pip ``pip_command`` chose, for the log."""
+    if command[1:3] == ["-m", "pip"]:
+        return f"the pip of {command[0]}"
+    return f"the pip bundled with the Python runtime ({Path(command[1]).parent.name})"
+
+
 def pins_for_this_interpreter(pins: Mapping[str, str]) -> list[package_index.Pin]:
     return [
         package_index.Pin(name, version)
@@ -261,6 +268,7 @@ class Dependencies:
                 if self._problem:
                     self._out.info(f"Could not fetch them from the index ({self._problem})")
                 self._announce()
+                self._out.info(f"Installing them with {describe_pip(command)}")
                 self._partial = self._new_partial()
                 deps_fetch.download_with_pip(
                     command, self._wanted(), self._partial, self._env, self._out

@@ -16,10 +16,12 @@ from tests.support.slug_checks import (
     TEST_COMPILE,
     Built,
     assert_dev_group_installed,
+    assert_install_skipped,
     assert_installed_into_runtime,
     assert_tool_outside_runtime,
     build_locked_app,
     check_command,
+    rebuild_unchanged,
     report,
 )
 
@@ -61,6 +63,13 @@ def test_pipenv_app_relocates_and_serves(pipenv_build, locked_apps):
     assert fields["package_manager"] == "pipenv"
     assert fields["pipenv_version"] == version
     assert_tool_outside_runtime(pipenv_build.cache, "pipenv", version)
+
+
+def test_unchanged_rebuild_skips_the_install(pipenv_build, locked_apps, mirror_url):
+    """Before the tests below change the module's cache: the same app again."""
+    again = rebuild_unchanged(locked_apps, pipenv_build, mirror_url)
+    assert f"Using cached Pipenv {locked_apps.settings.tools['pipenv']}" in again.stdout
+    assert_install_skipped(again, pipenv_build.cache, "pipenv")
 
 
 def test_pipenv_run_in_the_procfile_serves_from_app(pipenv_build):

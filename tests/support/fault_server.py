@@ -15,8 +15,10 @@ them), in the order they were added; then the path is served normally again.
 them as HTTP basic auth; ``tls=(certfile, keyfile)`` serves https. Every
 Authorization header it receives is kept in ``authorizations``.
 
-Every wait is bounded: stalls end after ``MAX_STALL_SECONDS`` or when the
-server stops, idle connections time out, and stopping joins all threads.
+A stall lasts until the test calls ``release_stalls()`` or the server stops,
+never for a fixed time: a loaded machine cannot make a stall end before the
+test is done with it. Idle connections time out, and stopping ends every
+stall and joins all threads.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
 
-MAX_STALL_SECONDS = 10.0
 _CHUNK = 256 * 1024
 
 Kind = Literal["status", "reset", "stall", "truncate", "redirect", "body", "trickle"]
@@ -48,7 +49,8 @@ class Fault:
     - ``reset``: send the headers and ``after`` body bytes, then reset (RST).
     - ``truncate``: the same, but close the connection normally (FIN): the
       body is shorter than its Content-Length.
-    - ``stall``: send ``after`` bytes, wait ``seconds``, then send the rest.
+    - ``stall``: send ``after`` bytes, then wait until the test calls
+      ``release_stalls()`` (send the rest) or the server stops (send nothing).
     - ``redirect``: answer ``status`` (default 302 here) to ``location``.
     - ``body``: answer ``status`` (200 unless given) with ``body`` instead of the file.
     - ``trickle``: send the headers and ``after`` bytes, then one byte every
@@ -60,7 +62,6 @@ class Fault:
     times: int | None = 1
     status: int | None = None
     after: int = 0
-    seconds: float = 0.0
     location: str = ""
     body: bytes = b""
     release: threading.Event = field(default_factory=threading.Event)
@@ -89,6 +90,7 @@ class FaultServer:
         self._faults: dict[str, list[Fault]] = collections.defaultdict(list)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._unstall = threading.Event()  # set by release_stalls() and by stopping
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -101,6 +103,10 @@ class FaultServer:
     def add(self, path: str, fault: Fault) -> None:
         with self._lock:
             self._faults[path].append(fault)
+
+    def release_stalls(self) -> None:
+        """Let every stalled request, and any later one, send the rest of its body."""
+        self._unstall.set()
 
     def clear(self) -> None:
         with self._lock:
@@ -122,10 +128,11 @@ class FaultServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
+        self._unstall.set()
         assert self._server is not None and self._thread is not None
         self._server.shutdown()
         self._server.server_close()  # joins the request threads
-        self._thread.join(timeout=MAX_STALL_SECONDS)
+        self._thread.join()
 
     def _next_fault(self, path: str) -> Fault | None:
         with self._lock:
@@ -253,11 +260,11 @@ class _Handler(BaseHTTPRequestHandler):
             with owner._lock:
                 owner.stalling += 1
             try:
-                stopped = owner._stop.wait(min(fault.seconds, MAX_STALL_SECONDS))
+                owner._unstall.wait()
             finally:
                 with owner._lock:
                     owner.stalling -= 1
-            if not stopped:
+            if not owner._stop.is_set():
                 self._write(data[after:])
         elif fault.kind == "trickle":
             self._trickle(fault, data[after:])

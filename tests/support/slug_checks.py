@@ -65,6 +65,7 @@ def assert_dev_group_installed(stdout: str) -> None:
 class Built:
     result: BuildResult
     cache: Path
+    app: Path
 
 
 def build_locked_app(
@@ -82,7 +83,32 @@ def build_locked_app(
         env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
         command=command or check_command(),
     )
-    return Built(result, cache)
+    return Built(result, cache, app)
+
+
+def rebuild_unchanged(locked_apps, built: Built, mirror_url: str) -> BuildResult:
+    """The same app again, on the cache ``built`` left, in a new build
+    directory: the installer must not run (see assert_install_skipped)."""
+    return build_and_run(
+        built.app,
+        built.cache,
+        built.cache.parent / "env",
+        env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
+        command=check_command(),
+    )
+
+
+def assert_install_skipped(result: BuildResult, cache: Path, manager: str) -> None:
+    """An unchanged rebuild: cache reused, tool and installer not run, app served."""
+    assert result.returncode == 0, result.log
+    assert "-----> Skipping dependency installation" in result.stdout, result.log
+    assert "Installing dependencies using" not in result.stdout, result.log
+    assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
+    assert_installed_into_runtime(result.stdout)
+    fields = report(cache)
+    assert fields["cache_status"] == "reused"
+    assert fields["dependencies_install_skipped"] is True
+    assert fields[f"{manager}_install_source"] == "cache"
 
 
 def assert_tool_outside_runtime(cache: Path, tool: str, version: str) -> Path:

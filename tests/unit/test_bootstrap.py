@@ -6,7 +6,6 @@ import io
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from buildpack.core.output import Output
 from buildpack.core.settings import Settings, buildpack_root
 from buildpack.selfdeps import bootstrap, wheel_lock
 from tests.support.fault_server import Fault, FaultServer
+from tests.support.polling import wait_for
 from tests.unit.wheel_factory import Index, build_wheel, write_deps_lock
 
 
@@ -47,14 +47,13 @@ def test_process_alive():
 def test_a_zombie_is_not_alive():
     """A SIGKILLed build nobody reaped yet must not keep its partial dir forever."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
+
+    def is_zombie() -> bool:
+        with open(f"/proc/{child.pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+
     try:
-        for _ in range(200):
-            with open(f"/proc/{child.pid}/stat", "rb") as f:
-                if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
-                    break
-            time.sleep(0.01)
-        else:
-            raise AssertionError("the child never became a zombie")
+        wait_for(is_zombie, "the child to exit (unreaped)")
         os.kill(child.pid, 0)  # the kernel still knows the pid...
         assert not fs.process_alive(child.pid)  # ...but it is dead
     finally:
@@ -145,6 +144,8 @@ def test_without_a_usable_index_or_pip_nothing_is_published(tmp_path, index: Ind
         deps.wait([])
     assert failure.value.reason == "internal-error::buildpack-dependencies"
     assert "Could not fetch them from the index" in log.getvalue()
+    # The test runner's python3 has pip: that one, not a runtime's bundled one.
+    assert f"Installing them with the pip of {sys.executable}" in log.getvalue()
     assert not deps.ready
     assert list(deps.target.parent.iterdir()) == []
 
@@ -168,32 +169,37 @@ def test_a_failed_build_keeps_a_finished_fetch(tmp_path, index: Index):
         sys.path.remove(str(deps.target))
 
 
-def test_a_failed_build_does_not_wait_long_for_a_stalled_fetch(tmp_path):
+# An index page whose headers arrive and whose body never does, until released.
+_STALLED_PAGE = Fault("stall", body=b"<html><body></body></html>\n", times=None)
+
+
+def _start_stalled_fetch(tmp_path: Path, stalled: FaultServer) -> bootstrap.Dependencies:
+    stalled.add("/simple/bpdemo/", _STALLED_PAGE)
+    deps, _log = _deps(tmp_path, stalled.url + "/simple", {"bpdemo": "1.0"})
+    deps.start([])
+    wait_for(lambda: stalled.stalling == 1, "the fetch to wait on the stalled index page")
+    return deps
+
+
+def test_a_failed_build_does_not_wait_for_a_stalled_fetch(tmp_path):
     with FaultServer(tmp_path) as stalled:
-        stalled.add("/simple/bpdemo/", Fault("stall", seconds=10, times=None))
-        deps, _log = _deps(tmp_path, stalled.url + "/simple", {"bpdemo": "1.0"})
-        deps.start([])
-        started = time.monotonic()
+        deps = _start_stalled_fetch(tmp_path, stalled)
         deps.keep_fetched(within=0.5)
+        # It returned while the index still held the fetch: it did not wait it out.
+        assert stalled.stalling == 1 and deps._fetch is not None
+        assert deps._fetch._proc.poll() is None
         deps.abandon()
-        assert time.monotonic() - started < 5
+        assert deps._fetch._proc.poll() is not None
     assert not deps.ready and list(deps.target.parent.iterdir()) == []
 
 
-def test_abandon_stops_the_fetch_and_removes_its_partial(tmp_path, index: Index):
-    stalled = FaultServer(tmp_path)  # answers nothing for 10 s
-    with stalled:
-        stalled.add("/simple/bpdemo/", Fault("stall", seconds=10, times=None))
-        deps, _log = _deps(tmp_path, stalled.url + "/simple", {"bpdemo": "1.0"})
-        deps.start([])
-        for _ in range(200):
-            if stalled.hits["/simple/bpdemo/"]:
-                break
-            time.sleep(0.02)
-        started = time.monotonic()
+def test_abandon_stops_the_fetch_and_removes_its_partial(tmp_path):
+    with FaultServer(tmp_path) as stalled:
+        deps = _start_stalled_fetch(tmp_path, stalled)
         deps.abandon()
-        assert time.monotonic() - started < 5
-    assert deps._fetch is not None and deps._fetch._proc.poll() is not None
+        # Stopped, not waited for: the index still holds the page it asked for.
+        assert stalled.stalling == 1
+        assert deps._fetch is not None and deps._fetch._proc.poll() is not None
     assert list(deps.target.parent.iterdir()) == []
 
 

@@ -149,8 +149,9 @@ def test_short_body_is_retried(server: FaultServer, dest: Path, transport: str) 
 def test_stall_mid_body_fails_with_a_clear_error(
     server: FaultServer, dest: Path, transport: str, zstd_path: str
 ) -> None:
-    # The server stalls far longer (10 s) than the read timeout (0.5 s).
-    server.add(PATH, Fault("stall", after=100_000, seconds=10, times=None))
+    # The server stalls until the test ends. With one retry there are two
+    # requests whatever the machine's load, and the last one timed out.
+    server.add(PATH, Fault("stall", after=100_000, times=None))
     log = Log()
     with pytest.raises(errors.BuildError) as info:
         fetch(
@@ -170,19 +171,23 @@ def test_stall_mid_body_fails_with_a_clear_error(
 
 
 def test_stall_once_then_success(server: FaultServer, dest: Path) -> None:
-    server.add(PATH, Fault("stall", after=100_000, seconds=10))
-    fetch(server.url + PATH, dest, read_timeout=0.5)
+    server.add(PATH, Fault("stall", after=100_000))
+    log = Log()
+    # Long enough that the request after the stall cannot time out on a loaded machine.
+    fetch(server.url + PATH, dest, log, read_timeout=3)
     assert_installed(dest)
     assert server.hits[PATH] == 2
+    [retry] = log.retry_lines()
+    assert "no data arrived for 3 seconds" in retry, retry
 
 
 def test_unreachable_port(dest: Path, transport: str) -> None:
-    with socket.socket() as sock:
+    log = Log()
+    # Bound and never listening, held for the whole download: connecting is
+    # refused, and no other process can take the port meanwhile.
+    with socket.socket() as sock, pytest.raises(errors.BuildError) as info:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    # Nothing listens on the port now: connecting is refused.
-    log = Log()
-    with pytest.raises(errors.BuildError) as info:
         fetch(f"http://127.0.0.1:{port}{PATH}", dest, log, retries=1, transport=transport)
     assert info.value.reason == "install-python::download"
     assert "connection refused" in info.value.cause
