@@ -11,8 +11,11 @@ from buildpack.app.python_version import choose_python_version
 from buildpack.cache.cache import BuildCache
 from buildpack.cache.cache_key import build_key
 from buildpack.core.context import BuildContext, Deferred
+from buildpack.core.python_home import site_packages_dirs
+from buildpack.package_managers import setuptools_pin
 from buildpack.relocation import audit, boot_script, records, shebangs
 from buildpack.runtime import runtime
+from buildpack.selfdeps import locate
 from buildpack.slug_env import dyno_env, envfiles
 from buildpack.steps import collectstatic, hooks, nltk
 
@@ -21,6 +24,7 @@ def compile_app(ctx: BuildContext) -> None:
     started = time.monotonic()
     ctx.stack, ubuntu = stack.resolve_stack(ctx)
     ctx.arch = stack.resolve_arch()
+    stack.check_arch(ctx.settings, ctx.stack, ctx.arch)
     checks.check_not_duplicate(ctx)
     hooks.run_hook(ctx, "pre_compile")
     checks.check_app(ctx)
@@ -42,8 +46,9 @@ def compile_app(ctx: BuildContext) -> None:
     for title, body in choice.warnings:
         ctx.out.warning(title, body)
 
+    installer = package_managers.installer_for(manager)
     with ctx.report.timed("cache_restore"):
-        cache.restore(ctx, build_key(ctx, manager, choice.version))
+        cache.restore(ctx, build_key(ctx, manager, installer, choice.version))
     cached_runtime = runtime.is_installed(ctx.build_python_home)
     if not cached_runtime:
         # The package manager's files come from the index while the runtime
@@ -65,9 +70,10 @@ def compile_app(ctx: BuildContext) -> None:
         # which knows the default index.
         ctx.deps.start([ctx.build_python_home])
 
-    installer = package_managers.installer_for(manager)
     with ctx.report.timed("package_manager_install"):
         ctx.report.set(f"{manager}_version", installer.install_tool(ctx))
+        if setuptools_pin.wanted(ctx, manager, choice.version):
+            ctx.report.set("setuptools_version", setuptools_pin.install(ctx))
     guarantee_app_paths(ctx)
     with ctx.report.timed("dependencies_install"):
         if not cache.skip_install(ctx, installer):
@@ -86,10 +92,13 @@ def compile_app(ctx: BuildContext) -> None:
     boot_rewritten = repair_install_records(ctx)
     envfiles.write(ctx)
     audit_relocation(ctx, boot_rewritten)
-    if ctx.deps is not None:
+    if ctx.deps is not None and ctx.cache_dir_problem() is None:
+        # Kept for the next build: not into a CACHE_DIR a hook removed.
         with ctx.report.timed("buildpack_dependencies"):
             ctx.deps.wait([ctx.build_python_home])
         ctx.report.set("buildpack_dependencies_source", ctx.deps.source or "none")
+        if ctx.deps.ready:
+            locate.remember(ctx.buildpack_dir, ctx.build_dir, ctx.deps.target)
     with ctx.report.timed("cache_save"):
         cache.save(ctx, app_refs=boot_rewritten)
     ctx.report.set("total_duration", round(time.monotonic() - started, 3))
@@ -115,7 +124,7 @@ def repair_install_records(ctx: BuildContext) -> set[str]:
     that still name the app source in BUILD_DIR and so are rewritten at boot."""
     if not runtime.is_linked(ctx):
         return set()
-    for site_packages in sorted(ctx.build_python_home.glob("lib/python3*/site-packages")):
+    for site_packages in site_packages_dirs(ctx.build_python_home):
         records.rewrite_build_paths(
             site_packages,
             build_python_home=ctx.build_python_home,

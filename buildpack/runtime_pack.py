@@ -32,6 +32,7 @@ from typing import BinaryIO
 from buildpack.core.output import Output
 from buildpack.core.proc import run
 from buildpack.core.settings import Settings, buildpack_root
+from buildpack.runtime.zstd_stream import zstandard_module
 
 # Where the buildpack runs every runtime from; scripts in bin/ get it in their
 # shebang instead of the prefix they were installed to on the packing host.
@@ -307,16 +308,11 @@ def _write_tar(stream: BinaryIO, entries: list[_Entry]) -> None:
 
 @contextlib.contextmanager
 def _compressor(raw: BinaryIO, *, force_tool: bool) -> Iterator[BinaryIO]:
-    zstandard = None
-    if not force_tool:
-        try:
-            import zstandard
-        except ImportError:
-            zstandard = None
+    zstandard = None if force_tool else zstandard_module()
     if zstandard is not None:
         cctx = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, threads=-1, write_checksum=True)
         with cctx.stream_writer(raw, closefd=False) as writer:
-            yield writer  # type: ignore[misc]
+            yield writer
         return
     # Not proc.run(): the tool reads the tar from a pipe we write to.
     try:

@@ -1,12 +1,15 @@
-"""Session fixtures shared by unit and end-to-end tests: a runtime mirror."""
+"""Session fixtures shared by unit and end-to-end tests: a runtime mirror,
+and fixture apps locked by the real package managers."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from tests.support.fault_server import FaultServer
+from tests.support.lockfiles import LockedApps
 from tests.support.runtime_mirror import RuntimeArchive, pack_host_runtime
 
 
@@ -27,3 +30,11 @@ def mirror_url(runtime_archive: RuntimeArchive) -> Iterator[str]:
 def file_mirror_url(runtime_archive: RuntimeArchive) -> str:
     """``file://`` URL of the runtime archive's directory."""
     return runtime_archive.dir.as_uri()
+
+
+@pytest.fixture(scope="session")
+def locked_apps(tmp_path_factory: pytest.TempPathFactory) -> LockedApps:
+    """Fixture apps with lockfiles made by the real tools, once per session,
+    for this interpreter's version (the one runtime_archive packs)."""
+    version = ".".join(map(str, sys.version_info[:3]))
+    return LockedApps(tmp_path_factory.mktemp("locked-apps"), version)

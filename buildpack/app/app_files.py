@@ -20,7 +20,7 @@ import re
 import stat
 from pathlib import Path
 
-from buildpack.core import errors
+from buildpack.core import errors, safe_fs
 
 # The files each package manager's tools read from the app's root.
 MANAGER_FILES = {
@@ -35,7 +35,12 @@ PIP_TEXT_FILES = frozenset({"requirements.txt", "requirements-test.txt"})
 MAX_TEXT_BYTES = 16 * 1024 * 1024
 
 # pip honours these byte order marks, and a PEP 263 style coding line.
-_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF32_BE)
+_BOMS: tuple[bytes, ...] = (
+    codecs.BOM_UTF8,
+    codecs.BOM_UTF16_BE,
+    codecs.BOM_UTF16_LE,
+    codecs.BOM_UTF32_BE,
+)
 _BOMS += (codecs.BOM_UTF32_LE,)
 _CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+", re.MULTILINE)
 
@@ -72,6 +77,22 @@ def check_inside_app(app_dir: Path, name: str) -> None:
     if not stat.S_ISREG(info.st_mode):
         kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
         raise errors.app_file_not_regular(name, f"it is {kind}")
+
+
+def dir_for_writing(app_dir: Path, name: str) -> Path:
+    """``app_dir/name`` as a directory the build may write into, made if missing.
+
+    A link the app committed there is followed only when it stays inside
+    the app; one that leads out is refused, naming it (the build would
+    otherwise write its files wherever the link points).
+    """
+    path = app_dir / name
+    if path.is_symlink() and not safe_fs.resolves_inside(app_dir, path):
+        raise errors.app_dir_outside_app(name, os.readlink(path))
+    if os.path.lexists(path) and not path.is_dir():
+        raise errors.app_file_not_regular(name, "it is not a directory")
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def check_pip_text(path: Path, name: str) -> None:

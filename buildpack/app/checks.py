@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from buildpack.core import errors
+from buildpack.core import errors, safe_fs
 from buildpack.core.context import PYTHON_SUBDIR, BuildContext
 
 # Set in the environment of later buildpacks by this buildpack's `export`
@@ -20,9 +20,17 @@ def check_not_duplicate(ctx: BuildContext) -> None:
         raise errors.duplicate_python_buildpack()
 
 
+def check_heroku_dir(ctx: BuildContext) -> None:
+    """The runtime is unpacked into .heroku: a committed link that leads out
+    of the app would have it (and its cleanup) write there."""
+    heroku = ctx.build_dir / PYTHON_SUBDIR.parent
+    if heroku.is_symlink() and not safe_fs.resolves_inside(ctx.build_dir, heroku):
+        raise errors.app_dir_outside_app(str(PYTHON_SUBDIR.parent), os.readlink(heroku))
+
+
 def check_no_python_dir(ctx: BuildContext) -> None:
     heroku = ctx.build_dir / PYTHON_SUBDIR.parent
-    if (heroku / PYTHON_SUBDIR.name).exists() and not os.path.islink(heroku):
+    if os.path.lexists(heroku / PYTHON_SUBDIR.name) and not os.path.islink(heroku):
         # A committed runtime would be mixed with ours and break at run time.
         raise errors.existing_python_dir()
 
@@ -35,5 +43,6 @@ def check_no_venv(ctx: BuildContext) -> None:
 
 def check_app(ctx: BuildContext) -> None:
     """Every layout check after the pre_compile hook, in Heroku's order."""
+    check_heroku_dir(ctx)
     check_no_python_dir(ctx)
     check_no_venv(ctx)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from buildpack.core.python_home import site_packages_dirs
+
 # "<name>-<version>.dist-info"; in the name, "-" is always escaped as "_".
 _METADATA_DIR = re.compile(r"^(?P<name>[^-]+)-.+\.(dist|egg)-info$")
 
@@ -18,10 +20,6 @@ _METADATA_DIR = re.compile(r"^(?P<name>[^-]+)-.+\.(dist|egg)-info$")
 def normalize(name: str) -> str:
     """PEP 503 name normalization: 'Django', 'psycopg2_binary' -> 'psycopg2-binary'."""
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def site_packages_dirs(python_home: Path) -> list[Path]:
-    return sorted(python_home.glob("lib/python3*/site-packages"))
 
 
 def distributions(python_home: Path) -> set[str]:

@@ -167,11 +167,23 @@ def _no_version_specified(version: str, origin: str, previous: str) -> tuple[str
 
 def _deprecated_minor(minor: str, settings: Settings) -> tuple[str, str]:
     newest = settings.supported_minors[-1]
+    dates = settings.deprecations.get(minor, {})
+    upstream = dates.get("upstream_eol")
+    removal = dates.get("removal")
+    eol = (
+        f"Python {minor} reaches its upstream end of life in {upstream}"
+        if upstream
+        else f"Python {minor} is close to its upstream end of life"
+    )
+    until = (
+        f"this buildpack will stop supporting it on {removal}"
+        if removal
+        else "a future release of this buildpack will stop supporting it"
+    )
     return (
         f"Python {minor} is deprecated",
-        f"Python {minor} is close to its upstream end of life, after which it gets no "
-        "security fixes, and a future release of this buildpack will stop supporting "
-        f"it. Upgrade the app to a newer Python, such as {newest}.",
+        f"{eol}, after which it gets no security fixes, and {until}: builds of the "
+        f"app will fail from then on. Upgrade the app to a newer Python, such as {newest}.",
     )
 
 

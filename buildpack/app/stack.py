@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fnmatch
 import platform
 from pathlib import Path
 
 from buildpack.core import errors
 from buildpack.core.context import BuildContext
+from buildpack.core.settings import Settings
 
 _ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -32,13 +34,28 @@ def stack_from_os_release(os_release: Path = Path("/etc/os-release")) -> str | N
 
 def resolve_stack(ctx: BuildContext, os_release: Path = Path("/etc/os-release")) -> tuple[str, str]:
     """Return (stack, ubuntu major) or raise a clear error."""
-    known = sorted(ctx.settings.stacks)
     stack = ctx.setting("STACK") or stack_from_os_release(os_release)
     if stack is None:
-        raise errors.stack_missing(known)
-    if stack not in ctx.settings.stacks:
-        raise errors.stack_unknown(stack, known)
-    return stack, ctx.settings.stacks[stack]
+        raise errors.stack_missing(sorted(ctx.settings.stacks))
+    return stack, ubuntu_for(ctx.settings, stack)
+
+
+def ubuntu_for(settings: Settings, stack: str) -> str:
+    """The Ubuntu release of ``stack``'s runtime archives; an end-of-life or
+    unknown stack is an error that says which it is."""
+    known = sorted(settings.stacks)
+    if stack in settings.stacks:
+        return settings.stacks[stack]
+    if any(fnmatch.fnmatchcase(stack, pattern) for pattern in settings.eol_stacks):
+        raise errors.stack_eol(stack, known)
+    raise errors.stack_unknown(stack, known)
+
+
+def check_arch(settings: Settings, stack: str, arch: str) -> None:
+    """Heroku builds arm64 runtimes for the newer stacks only."""
+    arches = settings.stack_arches.get(stack)
+    if arches and arch not in arches:
+        raise errors.stack_arch_unsupported(stack, arch, arches)
 
 
 def resolve_arch(machine: str | None = None) -> str:

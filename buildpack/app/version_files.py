@@ -13,6 +13,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildpack.app.version_file_names import misspelled
 from buildpack.core import errors
 from buildpack.core.settings import Settings
 
@@ -41,23 +42,6 @@ _RUNTIME_TXT_LINE = re.compile(rf"python-({VERSION.pattern})")
 _EDGE_SPACE = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]+|[\s\u200b-\u200d\u2060\ufeff]+$")
 _MINOR_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{1,6})\.([0-9]{1,6})")
 
-# Near misses of the two version file names, compared after lower-casing and
-# dropping everything but letters and digits (so '.python_version',
-# 'Python-Version ' and 'python.version' are all 'pythonversion').
-_PYTHON_VERSION_KEYS = frozenset(
-    {
-        "pythonversion",
-        "pythonversions",
-        "pythonversoin",
-        "pythonverison",
-        "pythonverson",
-        "pythonvresion",
-        "pyversion",
-        "pythonver",
-    }
-)
-_RUNTIME_TXT_KEYS = frozenset({"runtimetxt", "runtimetxttxt", "runtimetext", "runtimestxt"})
-_TEXT_SUFFIXES = ("txt", "text")
 _PREFIXED = re.compile(r"(?:c?python|py)[\s@_:-]*v?[0-9]", re.IGNORECASE)
 _RANGE_OPERATORS = (">", "<", "=", "^", "~", "!", ",")
 
@@ -78,8 +62,8 @@ class RootFiles:
         except OSError as exc:
             raise errors.internal_error(f"cannot list {app_dir}: {exc}") from exc
         # A directory such as 'python_version/' is a Python package, not a typo.
-        misspelled = sorted(name for name, is_dir in entries if not is_dir and _misspelled(name))
-        return cls(frozenset(name for name, _ in entries), tuple(misspelled))
+        near_misses = sorted(name for name, is_dir in entries if not is_dir and misspelled(name))
+        return cls(frozenset(name for name, _ in entries), tuple(near_misses))
 
     @property
     def version_files(self) -> tuple[str, ...]:
@@ -115,9 +99,9 @@ def requested_version(
         raise errors.python_version_file_not_found_for_uv(settings.default_minor)
 
     if package_manager == "pipenv" and PIPFILE_LOCK in root.names:
-        requested = _read_pipfile_lock(app_dir, settings)
-        if requested is not None:
-            return requested, ORIGIN_PIPFILE_LOCK
+        from_lock = _read_pipfile_lock(app_dir, settings)
+        if from_lock is not None:
+            return from_lock, ORIGIN_PIPFILE_LOCK
 
     # Only a well-formed X.Y.Z counts: anything else in the cache is not ours to trust.
     cached = VERSION.fullmatch(_strip(cached_version or ""))
@@ -203,7 +187,7 @@ def _read_pipfile_lock(app_dir: Path, settings: Settings) -> str | None:
 
 def _misspelled_error(root: RootFiles, settings: Settings) -> errors.BuildError:
     rename = ""
-    python_like = [name for name in root.misspelled if _misspelled(name) == PYTHON_VERSION_FILE]
+    python_like = [name for name in root.misspelled if misspelled(name) == PYTHON_VERSION_FILE]
     # Offer a 'git mv' only when it is unambiguous and safe to paste into a shell.
     if (
         len(root.misspelled) == 1
@@ -215,19 +199,6 @@ def _misspelled_error(root: RootFiles, settings: Settings) -> errors.BuildError:
     return errors.python_version_file_misspelled(
         list(root.misspelled), settings.default_minor, rename=rename
     )
-
-
-def _misspelled(name: str) -> str:
-    """Which version file ``name`` is a near miss of, or "" if none."""
-    if name in (PYTHON_VERSION_FILE, RUNTIME_TXT):
-        return ""
-    key = "".join(c for c in name.lower() if c.isascii() and c.isalnum())
-    if key in _RUNTIME_TXT_KEYS:
-        return RUNTIME_TXT
-    for _ in range(2):  # '.python-version.txt', even '.python-version.txt.txt'
-        for suffix in _TEXT_SUFFIXES:
-            key = key.removesuffix(suffix)
-    return PYTHON_VERSION_FILE if key in _PYTHON_VERSION_KEYS else ""
 
 
 def runtime_txt_deprecated(requested: str, has_python_version_file: bool) -> tuple[str, str]:

@@ -35,8 +35,9 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from buildpack.cache import cache_tree, install_inputs
+from buildpack.cache import cache_tree, install_inputs, legacy
 from buildpack.cache.cache_key import (
     CacheKey,
     Metadata,
@@ -44,20 +45,19 @@ from buildpack.cache.cache_key import (
     discard_reasons,
     parse_metadata,
 )
-from buildpack.cache.cache_lock import DEFAULT_TIMEOUT_SECONDS, CacheLock
-from buildpack.core import pause_points
+from buildpack.cache.cache_lock import DEFAULT_TIMEOUT_SECONDS, FileLock, timeout_setting
+from buildpack.core import fs, pause_points, safe_fs
 from buildpack.core.context import BuildContext
 from buildpack.relocation import records
+
+if TYPE_CHECKING:
+    from buildpack.package_managers import Installer
 
 HEROKU_DIR = Path(".heroku")
 TREE = HEROKU_DIR / "python"
 METADATA = HEROKU_DIR / "cache.json"
 LOCK = HEROKU_DIR / "cache.lock"
 PIP_CACHE = HEROKU_DIR / "pip-cache"
-# Heroku's own Python buildpack records the version here; read for the
-# "sticky" version of an app that moves to this buildpack, never trusted.
-LEGACY_VERSION_FILE = HEROKU_DIR / "python-version"
-_LEGACY_FILES = ("python-version", "python-stack", "requirements.txt")
 _SAVING_PREFIX = ".python.saving-"
 _OLD_PREFIX = ".python.old-"
 _MAX_METADATA_BYTES = 1024 * 1024
@@ -71,19 +71,10 @@ DISCARDED = "discarded"
 BYPASSED = "bypassed"
 
 
-def previous_version_from_legacy(cache_dir: Path) -> str | None:
-    try:
-        text = (cache_dir / LEGACY_VERSION_FILE).read_text(errors="replace").strip()
-    except OSError:
-        return None
-    version = text.removeprefix("python-")
-    return version or None
-
-
 class BuildCache:
     """One build's use of CACHE_DIR, from ``open`` to ``save``."""
 
-    def __init__(self, ctx: BuildContext, lock: CacheLock) -> None:
+    def __init__(self, ctx: BuildContext, lock: FileLock) -> None:
         self.cache_dir = ctx.cache_dir
         self.lock = lock
         self.status = EMPTY if lock.held else BYPASSED
@@ -98,7 +89,7 @@ class BuildCache:
     # --- open ---------------------------------------------------------------
 
     @classmethod
-    def open(cls, ctx: BuildContext, lock: CacheLock | None = None) -> BuildCache:
+    def open(cls, ctx: BuildContext, lock: FileLock | None = None) -> BuildCache:
         """``lock``: one the caller already took with ``lock_for`` (to cover
         earlier steps that write to CACHE_DIR too); otherwise taken here."""
         lock = lock or lock_for(ctx.cache_dir)
@@ -133,6 +124,8 @@ class BuildCache:
             )
             cache.bypass_reason = "another build held the cache lock"
             return cache
+        if ctx.cache_stamp is not None:
+            ctx.cache_stamp.watch(ctx.cache_dir / HEROKU_DIR)
         cache._remove_leftovers()
         cache._read_metadata()
         return cache
@@ -145,14 +138,14 @@ class BuildCache:
         except OSError:
             return
         for name in names:
-            if name.startswith((_SAVING_PREFIX, _OLD_PREFIX, "cache.json.tmp-")):
+            if name.startswith((_SAVING_PREFIX, _OLD_PREFIX, f".{METADATA.name}.tmp-")):
                 with contextlib.suppress(OSError):
-                    cache_tree.remove_tree(heroku / name)
+                    fs.remove_tree(heroku / name)
 
     def _read_metadata(self) -> None:
         path = self.cache_dir / METADATA
         try:
-            with open(path, "rb") as f:
+            with open(safe_fs.open_nofollow(path, os.O_RDONLY), "rb") as f:
                 text = f.read(_MAX_METADATA_BYTES + 1).decode("utf-8", "replace")
         except FileNotFoundError:
             return
@@ -174,7 +167,7 @@ class BuildCache:
             return self.previous.key.python_version
         if self.status == BYPASSED:
             return None
-        return previous_version_from_legacy(self.cache_dir)
+        return legacy.previous_python_version(self.cache_dir)
 
     # --- restore ------------------------------------------------------------
 
@@ -187,7 +180,7 @@ class BuildCache:
             # An unreadable or unmovable cache is no reason to fail the build:
             # build without it (and never save over it).
             if self._restored_into is not None:
-                cache_tree.remove_tree(self._restored_into)
+                fs.remove_tree(self._restored_into)
             problem = f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
             ctx.out.warning(
                 "Could not restore the build cache",
@@ -210,7 +203,7 @@ class BuildCache:
             # Metadata with no tree (or junk in its place) describes nothing.
             _unlink(metadata)
             if tree.exists() or tree.is_symlink():
-                cache_tree.remove_tree(tree)
+                fs.remove_tree(tree)
             self.previous = None
             return
         if self.previous is None:
@@ -235,7 +228,8 @@ class BuildCache:
             self._restored_into = target
             how = cache_tree.move_tree(tree, target)
             if how == "copied":  # a bind mount can hide a second filesystem
-                _write_atomically(metadata, self.previous.to_json())
+                assert self.previous is not None, "a tree is only restored with its metadata"
+                safe_fs.write_atomic(metadata, self.previous.to_json())
         else:
             # A copy: the cache stays whole and described meanwhile.
             self._restored_into = target
@@ -244,8 +238,7 @@ class BuildCache:
         self.status = REUSED
 
     def _missing_metadata_reason(self) -> str:
-        heroku = self.cache_dir / HEROKU_DIR
-        if any((heroku / name).exists() for name in _LEGACY_FILES):
+        if legacy.written_by_heroku_buildpack(self.cache_dir):
             return "The cache was written by another Python buildpack"
         return "The cache has no metadata (the build that saved it was stopped before it finished)"
 
@@ -258,23 +251,25 @@ class BuildCache:
         # the next build removes, not a half-deleted tree under the real name.
         tree = self.cache_dir / TREE
         doomed = tree.with_name(f"{_OLD_PREFIX}{os.getpid()}")
-        cache_tree.remove_tree(doomed)
+        fs.remove_tree(doomed)
         os.rename(tree, doomed)
-        cache_tree.remove_tree(doomed)
+        fs.remove_tree(doomed)
         self.status = DISCARDED
         self.reasons = list(reasons)
         self.previous = None
 
     # --- between restore and save --------------------------------------------
 
-    def skip_install(self, ctx: BuildContext, installer: object) -> bool:
+    def skip_install(self, ctx: BuildContext, installer: Installer) -> bool:
         """True when the installer would provably change nothing: the cached
         tree came from a successful run with identical inputs."""
         assert self.key is not None, "restore() first"
-        self.inputs = install_inputs.compute(ctx, self.key.package_manager, self.key.python_version)
+        self.inputs = install_inputs.compute(
+            ctx, self.key.package_manager, installer, self.key.python_version
+        )
         previous = self.previous
         skip = (
-            getattr(installer, "SKIP_INSTALL_WHEN_UNCHANGED", True)
+            installer.SKIP_INSTALL_WHEN_UNCHANGED
             and self.status == REUSED
             and previous is not None
             and self.inputs.skippable
@@ -293,7 +288,15 @@ class BuildCache:
 
     def save(self, ctx: BuildContext, *, app_refs: set[str] | list[str]) -> None:
         try:
-            if self.lock.held and self.key is not None and ctx.build_python_home.is_dir():
+            problem = ctx.cache_dir_problem()
+            if problem is not None:
+                ctx.out.warning(
+                    "Nothing from this build was cached",
+                    f"{problem} (by a hook?), so the buildpack saved nothing into it. "
+                    "The app was built; the next build starts without a cache.",
+                )
+                ctx.report.set("cache_save_error", problem)
+            elif self.lock.held and self.key is not None and ctx.build_python_home.is_dir():
                 self._save(ctx, app_refs)
         finally:
             self.lock.release()
@@ -318,7 +321,7 @@ class BuildCache:
         )
         try:
             heroku.mkdir(parents=True, exist_ok=True)
-            cache_tree.remove_tree(staging)
+            fs.remove_tree(staging)
             stats = cache_tree.clone_tree(
                 ctx.build_python_home,
                 staging,
@@ -330,9 +333,9 @@ class BuildCache:
                 os.rename(tree, old)
             os.rename(staging, tree)
             pause_points.pause("cache-save-metadata")
-            _write_atomically(metadata, meta.to_json())
+            safe_fs.write_atomic(metadata, meta.to_json())
         except OSError as exc:
-            cache_tree.remove_tree(staging)
+            fs.remove_tree(staging)
             ctx.out.warning(
                 "Could not save the build cache",
                 f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}. "
@@ -341,7 +344,7 @@ class BuildCache:
             ctx.report.set("cache_save_error", str(exc))
             return
         finally:
-            cache_tree.remove_tree(old)
+            fs.remove_tree(old)
         ctx.report.set("cache_files_linked", stats.linked)
         ctx.report.set("cache_files_copied", stats.copied)
 
@@ -363,6 +366,7 @@ def pip_cache_dir(ctx: BuildContext) -> Path | None:
     value = ctx.setting("PIP_NO_CACHE_DIR")
     if value is not None and value.lower() not in ("0", "false", "no", "off"):
         return None
+    safe_fs.real_dir(ctx.cache_dir, PIP_CACHE)
     return cache_tree.bounded(ctx.cache_dir / PIP_CACHE, PIP_CACHE_LIMIT_BYTES)
 
 
@@ -380,27 +384,14 @@ def _repoint_app_refs(ctx: BuildContext, previous: Metadata | None) -> None:
         )
 
 
-def lock_for(cache_dir: Path) -> CacheLock:
-    return CacheLock(cache_dir / LOCK)
+def lock_for(cache_dir: Path) -> FileLock:
+    return FileLock(cache_dir / LOCK)
 
 
 def _lock_timeout(ctx: BuildContext) -> float:
-    value = ctx.setting("BUILDPACK_CACHE_LOCK_TIMEOUT")
-    try:
-        return max(0.0, float(value)) if value is not None else DEFAULT_TIMEOUT_SECONDS
-    except ValueError:
-        return DEFAULT_TIMEOUT_SECONDS
+    return timeout_setting(ctx.setting("BUILDPACK_CACHE_LOCK_TIMEOUT"), DEFAULT_TIMEOUT_SECONDS)
 
 
 def _unlink(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

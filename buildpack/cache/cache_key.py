@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
-from buildpack.cache import install_inputs
+from buildpack.cache.install_inputs import MISSING
 from buildpack.core.context import BuildContext
+
+if TYPE_CHECKING:
+    from buildpack.package_managers import Installer
 
 # Bump when the meaning of the tree or the metadata changes: every cache of
 # another format is then discarded with a reason instead of being misread.
@@ -59,8 +62,10 @@ class MetadataProblem(Exception):
 def parse_metadata(text: str) -> Metadata:
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise MetadataProblem(f"The cache metadata is unreadable ({exc.msg})") from None
+    except ValueError as exc:  # e.g. a number too large to convert
+        raise MetadataProblem(f"The cache metadata is unreadable ({exc})") from None
     if not isinstance(data, dict):
         raise MetadataProblem("The cache metadata is unreadable (not a JSON object)")
     version = data.get("format")
@@ -107,36 +112,40 @@ def _str(value: object) -> str:
 
 
 def discard_reasons(previous: CacheKey, current: CacheKey) -> list[str]:
-    """Why a tree built for ``previous`` must not be used for ``current``."""
-    reasons = []
-    if previous.stack != current.stack:
-        reasons.append(f"The stack has changed from {previous.stack} to {current.stack}")
-    if previous.arch != current.arch:
-        reasons.append(f"The CPU architecture has changed from {previous.arch} to {current.arch}")
-    if previous.python_version != current.python_version:
-        reasons.append(
-            f"The Python version has changed from {previous.python_version} "
-            f"to {current.python_version}"
-        )
+    """Why a tree built for ``previous`` must not be used for ``current``.
+
+    Every field of the key counts: a field without its own wording below
+    still discards the cache, with a plain one.
+    """
     if previous.package_manager != current.package_manager:
-        reasons.append(
-            f"The package manager has changed from {previous.package_manager} "
-            f"to {current.package_manager}"
-        )
-    elif previous.package_manager_version != current.package_manager_version:
-        reasons.append(
-            f"The {current.package_manager} version has changed from "
-            f"{previous.package_manager_version} to {current.package_manager_version}"
-        )
-    if previous.package_manager == current.package_manager == "pipenv" and (
-        previous.install_dev != current.install_dev
-    ):
-        # Pipenv does not uninstall the dev packages of a CI build.
-        which = "now" if current.install_dev else "no longer"
-        reasons.append(f"The build {which} installs development dependencies")
-    if previous.package_manager == current.package_manager:
-        reasons.extend(_file_reasons(previous.dependency_files, current.dependency_files))
+        # Its version and files mean nothing across managers.
+        skip = {"package_manager_version", "dependency_files"}
+    else:
+        skip = set()
+    reasons = []
+    for f in fields(CacheKey):
+        before, after = getattr(previous, f.name), getattr(current, f.name)
+        if f.name in skip or before == after:
+            continue
+        if f.name == "dependency_files":
+            reasons.extend(_file_reasons(before, after))
+        elif f.name == "install_dev":
+            which = "now" if after else "no longer"
+            reasons.append(f"The build {which} installs development dependencies")
+        else:
+            what = _WHAT.get(f.name) or f"The {f.name.replace('_', ' ')}"
+            what = what.format(manager=current.package_manager)
+            reasons.append(f"{what} has changed from {before} to {after}")
     return reasons
+
+
+_WHAT = {
+    "stack": "The stack",
+    "arch": "The CPU architecture",
+    "python_version": "The Python version",
+    "package_manager": "The package manager",
+    "package_manager_version": "The {manager} version",
+}
 
 
 def _file_reasons(old: dict[str, str], new: dict[str, str]) -> list[str]:
@@ -145,22 +154,27 @@ def _file_reasons(old: dict[str, str], new: dict[str, str]) -> list[str]:
         before, after = old.get(name), new.get(name)
         if before == after:
             continue
-        if before is None or before == install_inputs.requirements_files.MISSING:
+        if before is None or before == MISSING:
             reasons.append(f"{name} is new since the cached build")
-        elif after is None or after == install_inputs.requirements_files.MISSING:
+        elif after is None or after == MISSING:
             reasons.append(f"{name} is no longer used")
         else:
             reasons.append(f"The contents of {name} changed")
     return reasons
 
 
-def build_key(ctx: BuildContext, manager: str, python_version: str) -> CacheKey:
+def build_key(
+    ctx: BuildContext, manager: str, installer: Installer, python_version: str
+) -> CacheKey:
+    discard_files = installer.install_inputs(ctx).discard_files
     return CacheKey(
         stack=ctx.stack,
         arch=ctx.arch,
         python_version=python_version,
         package_manager=manager,
         package_manager_version=ctx.tool_version(manager),
-        install_dev=ctx.install_dev,
-        dependency_files=install_inputs.dependency_files(ctx, manager),
+        # An installer that never uninstalls keeps a CI build's dev packages:
+        # then whether they were installed is part of what the tree is.
+        install_dev=ctx.install_dev and bool(discard_files),
+        dependency_files=discard_files,
     )

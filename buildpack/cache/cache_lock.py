@@ -1,4 +1,5 @@
-"""One build at a time per CACHE_DIR: an flock held from restore to save.
+"""One build at a time: an flock held from restore to save (CACHE_DIR), or
+from linking to the end of the build (/app/.heroku/python).
 
 Two builds that share a cache (CI runners, a retried build overlapping the
 first) would otherwise rename the cached tree from under each other or swap
@@ -20,13 +21,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from buildpack.core import safe_fs
+
 # Long enough for a neighbour's cold build to finish, well inside the
 # platform's build timeout. Overridable with BUILDPACK_CACHE_LOCK_TIMEOUT.
 DEFAULT_TIMEOUT_SECONDS = 300.0
 _POLL_SECONDS = 0.1
 
 
-class CacheLock:
+def timeout_setting(value: str | None, default: float) -> float:
+    """Seconds to wait for a lock, from a setting (the default when unset or unreadable)."""
+    try:
+        return max(0.0, float(value)) if value is not None else default
+    except ValueError:
+        return default
+
+
+class FileLock:
     """An exclusive lock on ``path``; ``acquire`` returns False on timeout."""
 
     def __init__(self, path: Path) -> None:
@@ -47,7 +58,9 @@ class CacheLock:
         if self._fd is not None:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        # Never through a link: a planted one would make the truncate below
+        # empty any file on the machine (OSError ELOOP instead).
+        fd = safe_fs.open_nofollow(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         start = time.monotonic()
         try:
             got = self._wait(fd, start, timeout, on_wait)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import stat
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from buildpack.core.fs import remove_tree
 
 # Errors after which one file is copied instead of linked.
 _LINK_REFUSED = {errno.EPERM, errno.EACCES, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
@@ -111,32 +111,6 @@ def same_filesystem(a: Path, b: Path) -> bool:
         return False
 
 
-def remove_tree(path: Path) -> None:
-    """Delete ``path`` and everything in it; a missing path is fine.
-
-    Directories a package made read-only are made writable first, so the
-    delete also works when the build does not run as root.
-    """
-
-    def make_writable_and_retry(func: Callable[..., object], failed: str, _exc: object) -> None:
-        parent = os.path.dirname(failed)
-        try:
-            os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
-            func(failed)
-        except FileNotFoundError:
-            pass
-
-    if os.path.islink(path) or os.path.isfile(path):
-        os.unlink(path)
-        return
-    if not os.path.exists(path):
-        return
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=make_writable_and_retry)
-    else:
-        shutil.rmtree(path, onerror=make_writable_and_retry)
-
-
 def bounded(path: Path, limit_bytes: int) -> Path:
     """Empty the download cache at ``path`` once it holds over ``limit_bytes``.
 
@@ -163,21 +137,3 @@ def tree_size(path: Path, *, stop_after: int) -> int:
         except OSError:
             continue
     return total
-
-
-def process_alive(pid: str | int) -> bool:
-    """Whether the build that owns a ``.partial-<pid>`` directory still runs."""
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    # A killed build whose parent died too stays a zombie until something
-    # reaps it, and in a container that may be never: it still answers kill.
-    try:
-        with open(f"/proc/{int(pid)}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in (b"Z", b"X")

@@ -9,10 +9,12 @@ import sys
 import traceback
 from pathlib import Path
 
+from buildpack.cache import cache_guard
 from buildpack.core import errors
 from buildpack.core.build_tmpdir import private_tmpdir
 from buildpack.core.config_vars import read_env_dir
-from buildpack.core.output import Output
+from buildpack.core.output import Output, colour_wanted
+from buildpack.core.redact import redact_text
 from buildpack.core.report import Report
 from buildpack.core.settings import buildpack_root
 from buildpack.selfdeps import bootstrap
@@ -24,7 +26,7 @@ KEEP_FETCHED_SECONDS = 10.0
 
 
 def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
-    out = Output()
+    out = Output(colour=colour_wanted(os.environ))
     if len(argv) < 2:
         print(USAGE, file=sys.stderr)
         return 2
@@ -43,7 +45,7 @@ def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
         _fail(out, report, errors.interrupted())
     except Exception as exc:  # a bug: say so, and keep the traceback for the report
         _fail(out, report, errors.internal_error(f"{type(exc).__name__}: {exc}"))
-        traceback.print_exc(file=sys.stderr)
+        sys.stderr.write(redact_text(traceback.format_exc()))
     else:
         report.save(cache_dir)
         return 0
@@ -88,6 +90,7 @@ def _build(
 ) -> None:
     root = buildpack_root()
     config = read_env_dir(env_dir)
+    out.colour = out.colour and colour_wanted(config.values)
     for name, why in config.skipped:
         out.info(f"Not exporting config var {name!r}: {why}")
     # Imported before anything starts in the background, so that nothing
@@ -97,6 +100,9 @@ def _build(
     from buildpack.core.context import BuildContext
     from buildpack.core.settings import Settings
 
+    # Before anything reads or writes CACHE_DIR.
+    cache_guard.say_untrusted(out, report, cache_guard.check_links(cache_dir))
+    stamp = cache_guard.CacheDirStamp(cache_dir)
     settings = Settings.load(root / "buildpack.toml")
     deps = bootstrap.prepare(
         buildpack_dir=root,
@@ -104,8 +110,8 @@ def _build(
         config=config,
         environ=os.environ,
         out=out,
-        pins=settings.buildpack_dependencies,
     )
+    cache_guard.say_untrusted(out, report, deps.untrusted)
     ctx = BuildContext(
         build_dir=build_dir,
         cache_dir=cache_dir,
@@ -118,6 +124,7 @@ def _build(
         environ=dict(os.environ),
         install_dev=install_dev,
         deps=deps,
+        cache_stamp=stamp,
     )
     try:
         deps.start(pip_wheel_homes=[])

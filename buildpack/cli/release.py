@@ -26,9 +26,21 @@ def release_yaml(build_dir: Path) -> str:
     return yaml_out.dump(data, explicit_start=True)
 
 
+def use_build_libraries(build_dir: Path) -> bool:
+    """PyYAML from the libraries bin/compile installed, when it left a note."""
+    from buildpack.core.settings import buildpack_root
+    from buildpack.selfdeps import locate
+
+    try:
+        return locate.activate_for(buildpack_root(), build_dir)
+    except Exception:  # bin/release must print something whatever happens
+        return False
+
+
 def release_main(argv: list[str]) -> int:
     if not argv:
         print("usage: bin/release BUILD_DIR", file=sys.stderr)
         return 2
+    use_build_libraries(Path(argv[0]))
     print(release_yaml(Path(argv[0])), end="")
     return 0

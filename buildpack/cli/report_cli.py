@@ -17,9 +17,12 @@ MAX_VALUE_CHARS = 200
 
 
 def capped(data: dict[str, Any]) -> dict[str, Any]:
-    """Scalars as they are, strings cut to MAX_VALUE_CHARS, anything else as JSON text."""
+    """Scalars as they are, strings cut to MAX_VALUE_CHARS, anything else as
+    JSON text; URL credentials hidden (an older release may have saved some)."""
+    from buildpack.core.report import redacted
+
     result: dict[str, Any] = {}
-    for key, value in data.items():
+    for key, value in redacted(data).items():
         if value is not None and not isinstance(value, (bool, int, float, str)):
             value = json.dumps(value, sort_keys=True, default=str)
         if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
@@ -29,13 +32,14 @@ def capped(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _use_cached_dependencies(cache_dir: Path) -> None:
-    # PyYAML may be in the dependencies bin/compile installed into CACHE_DIR.
+    # PyYAML may be in the dependencies bin/compile installed into CACHE_DIR:
+    # imported only when every file there is the locked wheels' (see
+    # selfdeps.verified_tree), never from a directory that merely exists.
     from buildpack.core.settings import buildpack_root
     from buildpack.selfdeps import bootstrap
 
-    pins = bootstrap.read_pins(buildpack_root() / "buildpack.toml")
-    deps = bootstrap.deps_dir_for(cache_dir, pins)
-    if deps.is_dir():
+    deps = bootstrap.verified_dir(buildpack_root(), cache_dir)
+    if deps is not None:
         bootstrap.activate(deps)
 
 

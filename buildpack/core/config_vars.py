@@ -21,12 +21,16 @@ PROTECTED = frozenset(
         "CPLUS_INCLUDE_PATH",
         "PKG_CONFIG_PATH",
         "PYTHONHOME",
-        "PYTHONPATH",
         "GIT_DIR",
         "CPATH",
         "LD_PRELOAD",
     }
 )
+# Given to the app's own build code only (bin/pre_compile, bin/post_compile,
+# collectstatic), as on Heroku, where a src layout sets PYTHONPATH=src. Never
+# to the buildpack's own interpreter or the installers: it would change which
+# packages they import.
+APP_CODE_ONLY = frozenset({"PYTHONPATH"})
 _VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # A config var file larger than this is not a config var anyone meant to set.
 MAX_VALUE_BYTES = 1024 * 1024
@@ -38,7 +42,11 @@ class ConfigVars:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def exportable(self) -> dict[str, str]:
-        return dict(self.values)
+        """For every build step: all but the APP_CODE_ONLY ones."""
+        return {k: v for k, v in self.values.items() if k not in APP_CODE_ONLY}
+
+    def app_code_only(self) -> dict[str, str]:
+        return {k: v for k, v in self.values.items() if k in APP_CODE_ONLY}
 
 
 def read_env_dir(env_dir: Path | None) -> ConfigVars:

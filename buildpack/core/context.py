@@ -13,10 +13,15 @@ from buildpack.core.report import Report
 from buildpack.core.settings import Settings
 
 if TYPE_CHECKING:
+    from buildpack.cache.cache_guard import CacheDirStamp
+    from buildpack.cache.cache_lock import FileLock
     from buildpack.package_managers.tool_fetch import Fetch
     from buildpack.selfdeps.bootstrap import Dependencies
 
 APP_DIR = Path("/app")
+# LANG when neither the build's environment nor a config var sets one; the
+# same default goes into `export` and .profile.d (slug_env.envfiles).
+DEFAULT_LANG = "en_US.UTF-8"
 PYTHON_SUBDIR = Path(".heroku/python")
 
 # Variables from the build's own environment that must not leak into the app's
@@ -55,6 +60,10 @@ class BuildContext:
     # (see package_managers.tool_fetch); the build closes it however it ends.
     tool_fetch: Fetch | None = None
     arch: str = ""
+    # Which directory CACHE_DIR was when the build began (see cache_guard).
+    cache_stamp: CacheDirStamp | None = None
+    # The host-wide lock on /app/.heroku/python, held to the end of the build.
+    app_link_lock: FileLock | None = None
     # Variables build steps add for later steps and later buildpacks
     # (UV_*, POETRY_*, NLTK_DATA...): the build env and `export` get them.
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -64,6 +73,9 @@ class BuildContext:
     extra_path: list[str] = field(default_factory=list)
     # Variables for the dyno, written to .profile.d; "$HOME" is expanded there.
     profile_env: dict[str, str] = field(default_factory=dict)
+    # Directories in the slug put on the dyno's PATH after the runtime's bin
+    # ("$HOME/..."), such as Pipenv's.
+    profile_path: list[str] = field(default_factory=list)
     # Extra sh snippets for .profile.d/python.sh (boot-time path rewrites...).
     profile_snippets: list[str] = field(default_factory=list)
 
@@ -85,6 +97,11 @@ class BuildContext:
     def deps_ready(self) -> bool:
         """True once the buildpack's own libraries are importable."""
         return self.deps is None or self.deps.ready
+
+    def cache_dir_problem(self) -> str | None:
+        """Why CACHE_DIR can no longer take this build's cache (a hook
+        deleted or replaced it), or None."""
+        return self.cache_stamp.problem() if self.cache_stamp is not None else None
 
     def finish_deferred(self) -> None:
         while self.deferred:
@@ -125,7 +142,9 @@ class BuildContext:
         ):
             env[var] = _prepend(f"{home}/{sub}", env.get(var, ""))
         env["PYTHONUNBUFFERED"] = "1"
-        env.setdefault("LANG", "C.UTF-8")
+        # Heroku's default. Python is in UTF-8 mode either way when the
+        # machine lacks that locale (PEP 538/540), so the build does not break.
+        env.setdefault("LANG", DEFAULT_LANG)
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         # Classic builds often run as root; pip's warning about it is noise there.
         env["PIP_ROOT_USER_ACTION"] = "ignore"
@@ -134,6 +153,13 @@ class BuildContext:
         if self.env_dir is not None:
             env["ENV_DIR"] = str(self.env_dir)
         env.update(self.extra_env)
+        return env
+
+    def app_code_env(self) -> dict[str, str]:
+        """build_env for the app's own build code (hooks, collectstatic): with
+        the config vars installers never get, such as PYTHONPATH."""
+        env = self.build_env()
+        env.update(self.config.app_code_only())
         return env
 
 

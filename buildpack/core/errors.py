@@ -71,12 +71,44 @@ def tool_not_found(program: str) -> BuildError:
 def stack_unknown(stack: str, known: list[str]) -> BuildError:
     return BuildError(
         reason="checks::stack::unknown",
-        title="Unsupported stack",
+        title=f"The stack '{_quoted(stack)[1:-1]}' is not recognised",
         cause=(
-            f"This buildpack does not support the stack '{stack}'. It supports: {', '.join(known)}."
+            f"This release of the buildpack does not know the stack {_quoted(stack)}. "
+            f"It builds for: {', '.join(known)}."
         ),
-        action="Set STACK to a supported stack, or change the app's stack.",
-        detail=stack,
+        action=(
+            "If it is a new stack, update the buildpack to its latest release (an app "
+            "pinned to an older release of the buildpack does not get new stacks). "
+            "Otherwise set STACK to one of the stacks above."
+        ),
+        detail=stack[:200],
+    )
+
+
+def stack_eol(stack: str, known: list[str]) -> BuildError:
+    return BuildError(
+        reason="checks::stack::eol",
+        title=f"The '{_quoted(stack)[1:-1]}' stack is no longer supported",
+        cause=(
+            f"The {_quoted(stack)} stack has reached its end of life: its operating "
+            "system gets no more security updates, and this buildpack no longer "
+            "builds for it."
+        ),
+        action=f"Upgrade the app to a supported stack ({', '.join(known)}), then build again.",
+        detail=stack[:200],
+    )
+
+
+def stack_arch_unsupported(stack: str, arch: str, arches: tuple[str, ...]) -> BuildError:
+    return BuildError(
+        reason="checks::stack::arch",
+        title=f"No {arch} runtimes for {stack}",
+        cause=(
+            f"Python runtimes for the {stack} stack are built for {', '.join(arches)} "
+            f"only, and this machine is {arch}."
+        ),
+        action=f"Build on a {' or '.join(arches)} machine, or use a newer stack.",
+        detail=f"{stack} {arch}",
     )
 
 
@@ -87,7 +119,8 @@ def stack_missing(known: list[str]) -> BuildError:
         cause=(
             "The buildpack needs to know which stack it builds for, to pick "
             "the right Python runtime, and STACK is not set. It could not be "
-            "worked out either, because this machine is not Ubuntu 22.04 or 24.04."
+            "worked out either, because this machine is not one of the Ubuntu "
+            "releases of those stacks."
         ),
         action=(
             f"Set STACK to one of {', '.join(known)} in the environment of "
@@ -156,14 +189,59 @@ def runtime_download_failed(url: str, problem: str) -> BuildError:
     )
 
 
+_TIME_SETTINGS = (
+    "To allow more time, set the CURL_TIMEOUT config var (seconds per attempt, as "
+    "on Heroku), or BUILDPACK_DOWNLOAD_TIMEOUT and BUILDPACK_DOWNLOAD_TOTAL_TIMEOUT."
+)
+
+
+def runtime_download_too_slow(url: str, problem: str) -> BuildError:
+    return BuildError(
+        reason="install-python::too-slow",
+        title="The runtime mirror is too slow",
+        cause=(
+            f"Downloading {url} took longer than the buildpack allows: {problem}. "
+            "Nothing was installed."
+        ),
+        action=(
+            "This is usually a temporary network or mirror problem: try the build "
+            "again. If you set BUILDPACK_S3_BASE_URL, check that the mirror serves "
+            "files at a normal speed. " + _TIME_SETTINGS
+        ),
+        detail=problem[:200],
+    )
+
+
+def index_too_slow(url: str, problem: str) -> BuildError:
+    return BuildError(
+        reason="install-package-manager::index-too-slow",
+        title="The package index is too slow",
+        cause=(
+            f"Downloading {url} from the package index took longer than the buildpack "
+            f"allows: {problem}. Running pip instead would wait on the same index, so "
+            "the build stopped here."
+        ),
+        action=(
+            "This is usually a temporary network problem: try the build again. If the "
+            "build uses a private index or mirror (PIP_INDEX_URL), check that it serves "
+            "files at a normal speed. " + _TIME_SETTINGS
+        ),
+        detail=problem[:200],
+    )
+
+
 def runtime_archive_invalid(url: str, problem: str) -> BuildError:
     return BuildError(
         reason="install-python::invalid-archive",
-        title="The Python runtime archive is damaged",
-        cause=f"The archive from {url} could not be unpacked: {problem}",
+        title="The Python runtime archive is invalid",
+        cause=(
+            f"The archive from {url} could not be unpacked: {problem}. "
+            "Nothing from it was installed."
+        ),
         action=(
             "Try the build again. If it fails the same way, the mirror serves "
-            "a broken or truncated file: repack or re-upload it."
+            "a broken, truncated or hand-made file: repack it with this "
+            "buildpack's pack-runtime tool and re-upload it."
         ),
         detail=problem,
     )
@@ -219,6 +297,24 @@ def app_symlink_failed(link: str, problem: str) -> BuildError:
     )
 
 
+def app_link_busy(link: str, timeout: float, setting: str) -> BuildError:
+    return BuildError(
+        reason="install-python::app-link-busy",
+        title=f"Another build on this machine is using {link}",
+        cause=(
+            f"Every build runs Python through {link}, and another build in a "
+            f"different directory has been using it for more than {timeout:.0f} "
+            "seconds. Repointing it would send that build's installs into this "
+            "one's directory, so this build waited and then gave up."
+        ),
+        action=(
+            "Build again once the other build has finished, or build one app at a "
+            f"time on this machine. {setting} (seconds) sets how long to wait."
+        ),
+        detail=f"waited {timeout:.0f} seconds",
+    )
+
+
 def buildpack_dependencies_failed(output: str) -> BuildError:
     return BuildError(
         reason="internal-error::buildpack-dependencies",
@@ -263,18 +359,30 @@ def multiple_package_managers(found: list[str]) -> BuildError:
     )
 
 
-def pipfile_lock_missing() -> BuildError:
+def pipfile_lock_missing(others: list[str] | tuple[str, ...] = ()) -> BuildError:
+    also = ""
+    if others:
+        also = (
+            f" It also has {' and '.join(others)}, but a Pipfile says the app uses "
+            "Pipenv, so the buildpack does not guess which file is current."
+        )
     return BuildError(
         reason="package-manager::pipenv-missing-lockfile",
         title="The Pipfile has no Pipfile.lock",
         cause=(
             "The app has a Pipfile but no Pipfile.lock. The buildpack installs "
-            "Pipenv apps from their lockfile only, so builds are reproducible."
+            "Pipenv apps from their lockfile only, so builds are reproducible." + also
         ),
         action=(
             "Run 'pipenv lock' in the app's directory, commit the Pipfile.lock "
             "it writes, and build again."
+            + (
+                " If the app does not use Pipenv, delete the Pipfile instead (git rm Pipfile)."
+                if others
+                else ""
+            )
         ),
+        detail=", ".join(others),
     )
 
 
@@ -364,6 +472,39 @@ def install_dependencies_failed(tool: str, command: str, output: str, hint: str 
         detail=first_line(output),
         output=output,
     )
+
+
+# Things an installer's output shows that have a known fix, as Heroku's hints:
+# (text in the output, the hint added to the error's cause).
+_INSTALL_HINTS = (
+    (
+        "gdal-config",
+        "The package needs the GDAL library, which the build image does not have. "
+        "Add a buildpack that provides GDAL before this one.",
+    ),
+    (
+        "sqlite3.h",
+        "The package needs SQLite's headers. Python's own sqlite3 module may be "
+        "enough; otherwise use pysqlite3-binary (or pysqlite3 0.6.0 or newer).",
+    ),
+    (
+        # pip 24.1 and later refuse packages whose metadata is not valid
+        # today (Celery before 5.2.1, among others); pip's message says "pip<24.1".
+        "pip<24.1",
+        "One of the packages (or the version of it that is asked for) has metadata "
+        "that pip no longer accepts since pip 24.1: pip's message above names it. "
+        "Upgrade that package to a newer release (for Celery, 5.2.1 or newer) in the "
+        "app's dependency file, rather than downgrading pip.",
+    ),
+)
+
+
+def install_hint(output: str) -> str:
+    """The hint for a failed install's output, as a paragraph, or ""."""
+    for marker, hint in _INSTALL_HINTS:
+        if marker in output:
+            return "\n\n" + hint
+    return ""
 
 
 # --- python version ---------------------------------------------------------
@@ -847,6 +988,24 @@ def app_file_outside_app(name: str, target: str) -> BuildError:
             f"Replace the link with a copy of the file: for example 'cp --remove-destination "
             f'"$(readlink -f {name})" {name}\', then commit it. A link to another file '
             "inside the app is fine."
+        ),
+        detail=f"{name} -> {target}"[:200],
+    )
+
+
+def app_dir_outside_app(name: str, target: str) -> BuildError:
+    return BuildError(
+        reason="checks::app-file::outside-app",
+        title=f"{name} points outside the app",
+        cause=(
+            f"{name} is a symbolic link to {target}, which is outside the app's "
+            "directory. The build writes into it, and a build must only write "
+            "inside the app, so the buildpack refused to use it."
+        ),
+        action=(
+            f"Remove the link (the build makes {name} itself) or make it a real "
+            "directory in the app, then commit that. A link to a directory inside "
+            "the app is fine."
         ),
         detail=f"{name} -> {target}"[:200],
     )

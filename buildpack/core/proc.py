@@ -11,6 +11,7 @@ captured, and shown, indented, when the caller collects it with ``finish``.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import threading
@@ -102,8 +103,10 @@ class Background:
         self._reader.start()
 
     def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for chunk in iter(lambda: self._proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
+        stdout = self._proc.stdout
+        # Unbuffered pipes would be raw FileIO; Popen's default gives read1.
+        assert isinstance(stdout, io.BufferedReader)
+        for chunk in iter(lambda: stdout.read1(65536), b""):
             self._chunks.append(chunk)
 
     def wait_for(self, seconds: float) -> bool:

@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from buildpack.core import safe_fs
+from buildpack.core.redact import redact_text
+
 REPORT_PATH = Path("build-data/python.json")
 MAX_VALUE_CHARS = 200
 
@@ -19,6 +22,7 @@ class Report:
         self.fields: dict[str, Any] = {}
 
     def set(self, key: str, value: Any) -> None:
+        value = redacted(value)
         if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
             value = value[:MAX_VALUE_CHARS]
         self.fields[key] = value
@@ -33,16 +37,29 @@ class Report:
             self.fields[f"{phase}_duration"] = round(time.monotonic() - start, 3)
 
     def save(self, cache_dir: Path) -> None:
-        path = cache_dir / REPORT_PATH
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.fields, sort_keys=True, indent=2) + "\n")
-        os.replace(tmp, path)
+        """Write the report into CACHE_DIR, which a hook may have deleted
+        (then it is made again: bin/report reads it from there)."""
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        safe_fs.real_dir(cache_dir, REPORT_PATH.parent)
+        text = json.dumps(self.fields, sort_keys=True, indent=2) + "\n"
+        safe_fs.write_atomic(cache_dir / REPORT_PATH, text)
+
+
+def redacted(value: Any) -> Any:
+    """``value`` with URL credentials hidden in every string it holds."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, (list, tuple)):
+        return [redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {redacted(str(k)): redacted(v) for k, v in value.items()}
+    return value
 
 
 def load(cache_dir: Path) -> dict[str, Any]:
     try:
-        data = json.loads((cache_dir / REPORT_PATH).read_text())
+        with open(safe_fs.open_nofollow(cache_dir / REPORT_PATH, os.O_RDONLY), "rb") as f:
+            data = json.loads(f.read())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -30,7 +30,7 @@ def dump(data: dict[str, Any], *, explicit_start: bool = False) -> str:
     """A block mapping of scalars and lists of scalars, keys sorted."""
     yaml = _yaml_module()
     if yaml is not None:
-        return yaml.safe_dump(
+        text: str = yaml.safe_dump(
             data,
             explicit_start=explicit_start,
             default_flow_style=False,
@@ -38,6 +38,7 @@ def dump(data: dict[str, Any], *, explicit_start: bool = False) -> str:
             allow_unicode=True,
             width=100_000,
         )
+        return text
     return dump_minimal(data, explicit_start=explicit_start)
 
 

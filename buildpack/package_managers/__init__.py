@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Protocol
 
+from buildpack.cache.install_inputs import ManagerInputs
 from buildpack.core import errors
 from buildpack.core.context import BuildContext
 
@@ -13,11 +14,21 @@ from buildpack.core.context import BuildContext
 class Installer(Protocol):
     """What each package manager module provides (see pip.py)."""
 
+    # Environment variables that change what the installer does: a change of
+    # any of them means an unchanged rebuild must run it again.
+    SETTINGS_PREFIXES: tuple[str, ...]
+    # Whether the build cache may skip install_dependencies when nothing changed.
+    SKIP_INSTALL_WHEN_UNCHANGED: bool
+
     def install_tool(self, ctx: BuildContext) -> str:
         """Make the tool available; return its version."""
         ...
 
     def install_dependencies(self, ctx: BuildContext) -> None: ...
+
+    def install_inputs(self, ctx: BuildContext) -> ManagerInputs:
+        """The app files that decide the installer's result (see install_inputs)."""
+        ...
 
 
 # The file that selects each package manager, in the order they are reported.
@@ -31,12 +42,14 @@ LOCKFILES = {
 
 def select(app_dir: Path) -> str:
     found = [name for name in LOCKFILES if (app_dir / name).is_file()]
+    # As Heroku: a Pipfile says Pipenv even beside a requirements.txt, which
+    # may be stale; building with pip would install something else.
+    if (app_dir / "Pipfile").is_file() and "Pipfile.lock" not in found:
+        raise errors.pipfile_lock_missing(found)
     if len(found) > 1:
         raise errors.multiple_package_managers(found)
     if found:
         return LOCKFILES[found[0]]
-    if (app_dir / "Pipfile").is_file():
-        raise errors.pipfile_lock_missing()
     if (app_dir / "setup.py").is_file() or (app_dir / "setup.cfg").is_file():
         raise errors.setup_py_only()
     if (app_dir / "pyproject.toml").is_file():
@@ -46,4 +59,4 @@ def select(app_dir: Path) -> str:
 
 def installer_for(manager: str) -> Installer:
     module = importlib.import_module(f"buildpack.package_managers.{manager}")
-    return module  # type: ignore[return-value]
+    return module

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from buildpack.core.context import BuildContext
 from buildpack.package_managers import tool_fetch, tool_lock
+from buildpack.package_managers.tool_sources import LOCKED_PTH
 from buildpack.selfdeps import package_index, wheel_install
 
 
@@ -47,5 +48,6 @@ def install(
                 scripts_dir=venv / "bin",
                 python=str(final_venv / "bin" / "python"),
                 python_minor=minor,
+                allow_pth=LOCKED_PTH,
             )
     return len(wheels)

@@ -7,15 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from buildpack.cache import cache
+from buildpack.cache.install_inputs import ManagerInputs
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext, Deferred
-from buildpack.package_managers import pip_seed, tool_sources, tools
+from buildpack.core.python_home import site_packages_dirs
+from buildpack.package_managers import failures, pip_seed, requirements_files, tool_sources, tools
 from buildpack.selfdeps import wheel_install
 
 _ALREADY_SATISFIED = re.compile(r"^(Requirement already satisfied: .+?) in /\S+( \(.*\))?$")
-# The build cache may skip install_dependencies when its inputs are unchanged
-# (see buildpack.cache and buildpack.install_inputs): it has no other effect.
-SKIP_INSTALL_WHEN_UNCHANGED = True
 
 
 def install_tool(ctx: BuildContext) -> str:
@@ -29,23 +28,23 @@ def install_tool(ctx: BuildContext) -> str:
         # wheel costs seconds (it compiles itself on every start).
         ctx.out.step(f"Using cached pip {version}")
         ctx.report.set("package_manager_install_skipped", True)
-        tools.set_install_source(ctx, "pip", "cache")
+        tool_sources.set_install_source(ctx, "pip", "cache")
         return version
     seed = (ctx.cache_dir, ctx.build_python_home, ctx.python_home, version)
     if pip_seed.restore(*seed):
         # The same files pip wrote last time, checked against its RECORD.
         ctx.out.step(f"Installing pip {version} (a verified copy from the build cache)")
         ctx.report.set("package_manager_install_from_seed", True)
-        tools.set_install_source(ctx, "pip", "cache")
+        tool_sources.set_install_source(ctx, "pip", "cache")
         return version
     ctx.out.step(f"Installing pip {version}")
     if install_from_index(ctx, version, then=lambda: pip_seed.save(*seed)):
         ctx.report.set("package_manager_install_from_index", True)
-        tools.set_install_source(ctx, "pip", "index")
+        tool_sources.set_install_source(ctx, "pip", "index")
         return version
     proc.run(
         [
-            *tool_sources.bundled_pip(ctx, ctx.python),
+            *tools.bundled_pip(ctx, ctx.python),
             "install",
             "--disable-pip-version-check",
             *pip_cache_args(ctx),
@@ -56,15 +55,15 @@ def install_tool(ctx: BuildContext) -> str:
         out=ctx.out,
         env=ctx.build_env(),
         cwd=ctx.build_dir,
-        line_filter=tool_sources.shorten_version_list,
-        on_failure=lambda r: tool_sources.install_failure(tv, r.output),
+        line_filter=failures.shorten_version_list,
+        on_failure=lambda r: failures.install_failure(tv, r.output),
     )
-    tools.set_install_source(ctx, "pip", "pip")
+    tool_sources.set_install_source(ctx, "pip", "pip")
     pip_seed.save(*seed)
     return version
 
 
-def install_from_index(ctx: BuildContext, version: str, *, then: Callable[[], None]) -> bool:
+def install_from_index(ctx: BuildContext, version: str, *, then: Callable[[], object]) -> bool:
     """Fetch the pinned pip wheel and install it without running a pip.
 
     The bundled pip runs from its zip and compiles every module it imports
@@ -74,7 +73,7 @@ def install_from_index(ctx: BuildContext, version: str, *, then: Callable[[], No
     installs the app's dependencies; ``then`` runs once that is done.
     """
     with ctx.report.timed("pip_download"):
-        written = tool_sources.install_pip(ctx, ctx.build_python_home, ctx.python, version)
+        written = tools.install_pip(ctx, ctx.build_python_home, ctx.python, version)
     if written is None:
         return False
     record = next(p for p in written if p.name == "RECORD")
@@ -106,7 +105,7 @@ def installed_pip_version(python_home: Path) -> str | None:
     """The version of the pip installed in site-packages, read from its
     dist-info, if exactly one complete install is there."""
     found = []
-    for site in sorted(python_home.glob("lib/python3*/site-packages")):
+    for site in site_packages_dirs(python_home):
         for dist in site.glob("pip-*.dist-info"):
             complete = (dist / "RECORD").is_file() and (site / "pip" / "__init__.py").is_file()
             found.append(dist.name[len("pip-") : -len(".dist-info")] if complete else None)
@@ -148,7 +147,10 @@ def install_dependencies(ctx: BuildContext) -> None:
         cwd=ctx.build_dir,
         line_filter=_shorten,
         on_failure=lambda r: errors.install_dependencies_failed(
-            "pip", "pip install " + " ".join(requirement_args), r.output, hint_for(r.output)
+            "pip",
+            "pip install " + " ".join(requirement_args),
+            r.output,
+            errors.install_hint(r.output),
         ),
     )
 
@@ -160,15 +162,16 @@ def _shorten(line: str) -> str:
     return m.group(1) + (m.group(2) or "") if m else line
 
 
-def hint_for(output: str) -> str:
-    if "gdal-config" in output:
-        return (
-            "\n\nThe package needs the GDAL library, which the build image does "
-            "not have. Add a buildpack that provides GDAL before this one."
-        )
-    if "sqlite3.h" in output:
-        return (
-            "\n\nThe package needs SQLite's headers. Python's own sqlite3 "
-            "module may be enough; otherwise use pysqlite3-binary."
-        )
-    return ""
+# --- build cache inputs -------------------------------------------------------------
+
+SETTINGS_PREFIXES = ("PIP_",)
+# The build cache may skip install_dependencies when its inputs are unchanged.
+SKIP_INSTALL_WHEN_UNCHANGED = True
+
+
+def install_inputs(ctx: BuildContext) -> ManagerInputs:
+    """pip never uninstalls: a changed requirement file discards the cache."""
+    reqs = requirements_files.collect(ctx.build_dir, requirement_files(ctx))
+    return ManagerInputs(
+        files=dict(reqs.hashes), not_plain=list(reqs.not_plain), discard_files=dict(reqs.hashes)
+    )

@@ -8,9 +8,12 @@ seen through /app/.heroku/python, so scripts get /app shebangs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from buildpack.cache.install_inputs import ManagerInputs, hash_files, read_toml
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext
-from buildpack.package_managers import tools
+from buildpack.package_managers import failures, tools
 
 LOCKFILE = "poetry.lock"
 # Poetry's words when poetry.lock no longer matches pyproject.toml.
@@ -61,6 +64,37 @@ def install_dependencies(ctx: BuildContext) -> None:
 
 
 def failure(command: str, output: str) -> errors.BuildError:
-    if any(marker in output for marker in _STALE_LOCK_MARKERS):
-        return errors.lockfile_outdated("poetry", LOCKFILE, command, output)
-    return errors.install_dependencies_failed("poetry", command, output)
+    return failures.sync_failure("poetry", LOCKFILE, _STALE_LOCK_MARKERS, command, output)
+
+
+# --- build cache inputs -------------------------------------------------------------
+
+SETTINGS_PREFIXES = ("POETRY_",)
+# The build cache may skip install_dependencies when its inputs are unchanged.
+SKIP_INSTALL_WHEN_UNCHANGED = True
+# Sources whose contents poetry.lock does not pin.
+_UNPINNED_SOURCES = ("directory", "file", "git", "url")
+
+
+def install_inputs(ctx: BuildContext) -> ManagerInputs:
+    """poetry sync prunes what poetry.lock no longer lists: no file discards the cache."""
+    files = hash_files(ctx.build_dir, ("pyproject.toml", LOCKFILE, "poetry.toml"))
+    return ManagerInputs(files=files, not_plain=unpinned(ctx.build_dir))
+
+
+def unpinned(app: Path) -> list[str]:
+    """What Poetry installs that can change while poetry.lock does not."""
+    lock = read_toml(app / LOCKFILE)
+    project = read_toml(app / "pyproject.toml")
+    if lock is None or project is None:
+        return [f"{LOCKFILE} or pyproject.toml is unreadable"]
+    found = []
+    for package in lock.get("package", []):
+        source = package.get("source") if isinstance(package, dict) else None
+        if isinstance(source, dict) and source.get("type") in _UNPINNED_SOURCES:
+            found.append(f"{LOCKFILE}: {package.get('name')} is from a {source.get('type')}")
+        elif isinstance(package, dict) and package.get("develop"):
+            found.append(f"{LOCKFILE}: {package.get('name')} is installed in develop mode")
+    if project.get("tool", {}).get("poetry", {}).get("package-mode", True) is not False:
+        found.append("Poetry installs the app itself")
+    return found

@@ -18,7 +18,6 @@ from buildpack.package_managers import (
     pip_seed,
     tool_fetch,
     tool_lock,
-    tool_sources,
     tools,
 )
 from buildpack.selfdeps import package_index
@@ -44,15 +43,11 @@ def _plan(ctx: BuildContext, manager: str, minor: str) -> tool_fetch.Plan | None
         seed = pip_seed.seed_dir(ctx.cache_dir, tv.version, f"python{minor}", ctx.python_home)
         if seed.is_dir():
             return None  # a verified copy of pip is in the cache
-        return tool_fetch.pinned(
-            tool_sources.app_index(ctx), package_index.Pin("pip", tv.version), minor
-        )
+        return tool_fetch.pinned(tools.app_index(ctx), package_index.Pin("pip", tv.version), minor)
     if manager == "uv":
         if (tools.wheel_tool_dir(ctx, tv) / "bin" / "uv").exists():
             return None
-        return tool_fetch.pinned(
-            tool_sources.app_index(ctx), package_index.Pin("uv", tv.version), minor
-        )
+        return tool_fetch.pinned(tools.app_index(ctx), package_index.Pin("uv", tv.version), minor)
     if tools.venv_tool_dir_for(ctx, tv, f"python{minor}").is_dir():
         return None
-    return locked_venv.plan(ctx, tv.tool, tv.version, tool_sources.app_index(ctx), minor)
+    return locked_venv.plan(ctx, tv.tool, tv.version, tools.app_index(ctx), minor)

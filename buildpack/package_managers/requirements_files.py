@@ -20,7 +20,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MISSING = "missing"
+from buildpack.cache.install_inputs import MISSING
+
 REMOTE = "remote"
 
 # pip's own comment rule: a "#" at the start or after whitespace.

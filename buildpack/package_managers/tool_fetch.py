@@ -32,12 +32,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from buildpack.core import proc
 from buildpack.core.context import BuildContext
 from buildpack.core.output import Output
 from buildpack.core.settings import buildpack_root
 from buildpack.package_managers import tool_lock
+from buildpack.runtime import download_settings
 from buildpack.selfdeps import package_index
 from buildpack.selfdeps.wheel_tags import Interpreter
 
@@ -70,10 +72,12 @@ class Plan:
     def from_json(cls, text: str) -> Plan:
         data = json.loads(text)
         url, cafile, trusted = data["index"]
-        index = package_index.IndexSettings(url, cafile, frozenset(trusted))
-        pins = tuple(tuple(p) for p in data["pins"])
-        files = tuple(tuple(f) for f in data["files"])
-        return cls(index, pins, files)  # type: ignore[arg-type]
+        # The time budget comes with the environment (runtime.download_settings).
+        budget = package_index.download_budget(os.environ)
+        index = package_index.IndexSettings(url, cafile, frozenset(trusted), budget)
+        pins = tuple((p[0], p[1], p[2]) for p in data["pins"])
+        files = tuple((f[0], f[1], f[2]) for f in data["files"])
+        return cls(index, pins, files)
 
 
 def pinned(index: package_index.IndexSettings, pin: package_index.Pin, minor: str) -> Plan:
@@ -82,7 +86,7 @@ def pinned(index: package_index.IndexSettings, pin: package_index.Pin, minor: st
 
 
 def locked(
-    index: package_index.IndexSettings, lock: dict, tool: str, version: str, minor: str
+    index: package_index.IndexSettings, lock: dict[str, Any], tool: str, version: str, minor: str
 ) -> Plan:
     """Every wheel of ``tool``'s locked dependency set for the runtime ``minor``
     (raises LockUnusable when the lock has none)."""
@@ -161,8 +165,14 @@ def start(ctx: BuildContext, plan: Plan) -> None:
 
 def _child_env(ctx: BuildContext) -> dict[str, str]:
     # The index settings are in the plan; the rest (proxies, certificates
-    # through SSL_CERT_FILE...) is the build's own environment.
-    return {k: v for k, v in ctx.environ.items() if not k.startswith("PYTHON")}
+    # through SSL_CERT_FILE...) is the build's own environment, with the
+    # download time budget the app's config vars may set.
+    env = {k: v for k, v in ctx.environ.items() if not k.startswith("PYTHON")}
+    for name in download_settings.NAMES:
+        value = ctx.setting(name)
+        if value:
+            env[name] = value
+    return env
 
 
 @contextlib.contextmanager

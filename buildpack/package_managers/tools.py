@@ -24,16 +24,20 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from buildpack.cache import cache_tree
-from buildpack.core import errors
+from buildpack.core import atomic_dir, errors, fs, proc
 from buildpack.core.context import BuildContext
-from buildpack.package_managers import tool_sources
+from buildpack.core.python_home import single_site_packages
+from buildpack.package_managers import failures, tool_sources, venv_check
 from buildpack.relocation import shebangs
+from buildpack.selfdeps import bootstrap, package_index, wheel_install
+
+T = TypeVar("T")
 
 TOOLS_DIR = Path(".heroku/tools")
 CACHE_SUBDIR = "cache"
@@ -42,9 +46,8 @@ BUILDPACK_TOML = "buildpack.toml"
 # What pip accepts after '==' in practice (PEP 440 and local versions), and
 # never a '/' or a leading '.', since the version becomes a directory name.
 _VERSION = re.compile(r"[0-9][0-9A-Za-z.+!_-]{0,63}\Z")
-_PARTIAL = ".partial-"
-# How much of a script decides which interpreter it runs (see relocation).
-_SCRIPT_HEAD_BYTES = 8192
+# pip lists every release it saw ("from versions: 0.0.5, ..., 0.13.9"): for
+# uv that is hundreds. The log keeps the newest few.
 DOWNLOAD_CACHE_LIMIT_BYTES = 1024 * 1024 * 1024
 _PROCFILE_BYTES = 64 * 1024
 
@@ -92,7 +95,8 @@ def download_cache(ctx: BuildContext, tool: str) -> Path:
 
 
 def warn_if_procfile_runs(ctx: BuildContext, tool: str) -> None:
-    """`pipenv run gunicorn ...` in a Procfile fails at boot: no tool in the slug."""
+    """`poetry run gunicorn ...` in a Procfile fails at boot: no tool in the slug
+    (uv and Poetry; Pipenv is in the slug, see pipenv_runtime)."""
     procfile = ctx.build_dir / "Procfile"
     if procfile.is_symlink() or not procfile.is_file():
         return
@@ -129,11 +133,6 @@ def runtime_tag(ctx: BuildContext) -> str:
     return found[-1]
 
 
-def _minor(ctx: BuildContext) -> str:
-    """'3.13' for the runtime the build installed."""
-    return runtime_tag(ctx).removeprefix("python")
-
-
 def wheel_tool_dir(ctx: BuildContext, tv: ToolVersion) -> Path:
     return tools_root(ctx) / _with_arch(ctx, f"{tv.tool}-{tv.version}")
 
@@ -161,22 +160,20 @@ def install_wheel_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -
     Returns the tool's directory; its bin/ holds ``executable``.
     """
     final = wheel_tool_dir(ctx, tv)
-    if _is_executable(final / "bin" / executable):
+    if venv_check.is_executable(final / "bin" / executable):
         _say_cached(ctx, tv)
         return final
     _say_installing(ctx, tv)
 
     def populate(partial: Path) -> None:
-        if tool_sources.unpack_from_index(ctx, tv, partial, _minor(ctx)):
-            set_install_source(ctx, tv.tool, "index")
+        if unpack_from_index(ctx, tv, partial):
+            tool_sources.set_install_source(ctx, tv.tool, "index")
         else:
             # --no-deps: uv's wheel is self-contained; --only-binary: never build it.
-            options = ["--no-deps", "--only-binary=:all:", "--target", partial]
-            tool_sources.pip_install(
-                ctx, tv, tool_sources.bundled_pip(ctx, ctx.python), options, cwd=tools_root(ctx)
-            )
-            set_install_source(ctx, tv.tool, "pip")
-        if not _is_executable(partial / "bin" / executable):
+            options: list[str | Path] = ["--no-deps", "--only-binary=:all:", "--target", partial]
+            pip_install(ctx, tv, bundled_pip(ctx, ctx.python), options)
+            tool_sources.set_install_source(ctx, tv.tool, "pip")
+        if not venv_check.is_executable(partial / "bin" / executable):
             raise errors.install_package_manager_failed(
                 tv.tool, tv.version, f"The {tv.tool} wheel installed no bin/{executable}."
             )
@@ -200,114 +197,199 @@ def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) ->
 
     def populate(partial: Path) -> None:
         venv = partial / "venv"
-        tool_sources.make_venv(ctx, tv, venv)
-        if tool_sources.install_from_lock(ctx, tv, _minor(ctx), venv, final / "venv"):
-            set_install_source(ctx, tv.tool, "index")
+        minor = runtime_tag(ctx).removeprefix("python")
+        if tool_sources.install_from_lock(ctx, tv, minor, venv, final / "venv", executable):
+            tool_sources.set_install_source(ctx, tv.tool, "index")
         else:
             # Whatever the lock install left is not pip's to build on.
-            _remove(venv)
-            tool_sources.make_venv(ctx, tv, venv)
-            python = venv / "bin" / "python"
-            pip = requested_version(ctx, "pip").version
-            if tool_sources.install_pip(ctx, venv, python, pip):
-                # The venv's own pip: seconds faster than the bundled one from its zip.
-                command = [python, "-m", "pip"]
-            else:
-                command = tool_sources.bundled_pip(ctx, python)
-            tool_sources.pip_install(ctx, tv, command, [], cwd=tools_root(ctx))
-            set_install_source(ctx, tv.tool, "pip")
+            fs.remove_tree(venv)
+            make_venv(ctx, tv, venv, executable=executable)
+            tool_sources.set_install_source(ctx, tv.tool, "pip")
         # pip wrote the temporary directory into the tool's scripts; point
         # them where the venv will be after the rename.
         shebangs.fix_shebangs(venv / "bin", build_python_home=venv, app_python_home=final / "venv")
-        if not (venv / "bin" / executable).is_file():
-            raise errors.install_package_manager_failed(
-                tv.tool, tv.version, f"Installing {tv.requirement} created no bin/{executable}."
-            )
-        (partial / "bin").mkdir()
-        (partial / "bin" / executable).symlink_to(Path("..", "venv", "bin", executable))
+        link_executable(partial, executable)
 
     install_atomically(final, populate)
     prune_other_versions(final, tv.tool)
     return final
 
 
+def make_venv(ctx: BuildContext, tv: ToolVersion, venv: Path, *, executable: str) -> None:
+    """A venv of the app's runtime at ``venv``, with ``tv`` installed by the
+    venv's own pip (the runtime's bundled one when that cannot be had)."""
+    # The app's Python, through /app: the venv's python links to
+    # /app/.heroku/python/bin/python and works from any build directory.
+    tool_sources.bare_venv(ctx, tv, venv)
+    if install_pip(ctx, venv, venv / "bin" / "python", requested_version(ctx, "pip").version):
+        # The venv's own pip: seconds faster than the bundled one from its zip.
+        pip_install(ctx, tv, [venv / "bin" / "python", "-m", "pip"], [])
+    else:
+        pip_install(ctx, tv, bundled_pip(ctx, venv / "bin" / "python"), [])
+    if not (venv / "bin" / executable).is_file():
+        raise errors.install_package_manager_failed(
+            tv.tool, tv.version, f"Installing {tv.requirement} created no bin/{executable}."
+        )
+
+
+def link_executable(tool_dir: Path, executable: str) -> None:
+    """tool_dir/bin/<executable> -> ../venv/bin/<executable>: on PATH, it adds
+    no second ``python``."""
+    (tool_dir / "bin").mkdir()
+    (tool_dir / "bin" / executable).symlink_to(Path("..", "venv", "bin", executable))
+
+
+def app_index(ctx: BuildContext) -> package_index.IndexSettings:
+    """The index the app's pip would use (raises IndexUnavailable)."""
+    return package_index.pip_index(
+        ctx.build_env(),
+        pip_wheel=bootstrap.find_pip_wheel([ctx.build_python_home]),
+        site_prefix=ctx.build_python_home,
+    )
+
+
+def unpack_from_index(ctx: BuildContext, tv: ToolVersion, partial: Path) -> bool:
+    """``pip install --no-deps --target partial tool==version`` without
+    running pip (see buildpack.package_index); False, with ``partial``
+    empty, when pip has to do it."""
+    minor = runtime_tag(ctx).removeprefix("python")
+    written = _from_index(
+        ctx,
+        package_index.Pin(tv.tool, tv.version),
+        minor,
+        lambda wheel: wheel_install.unpack_into_target(wheel, partial),
+        instead="pip",
+    )
+    if written is not None:
+        return True
+    for child in partial.iterdir():
+        fs.remove_tree(child)
+    return False
+
+
+def install_pip(
+    ctx: BuildContext, python_home: Path, python: Path, version: str
+) -> list[Path] | None:
+    """The pinned pip, fetched from the index and unpacked into
+    ``python_home``'s site-packages with launchers that run ``python``,
+    without running a pip. The files written, or None (with nothing
+    written) when a pip has to do it."""
+    return install_from_index(
+        ctx, python_home, python, package_index.Pin("pip", version), instead="the bundled pip"
+    )
+
+
+def install_from_index(
+    ctx: BuildContext,
+    python_home: Path,
+    python: Path,
+    pin: package_index.Pin,
+    *,
+    instead: str,
+    allow_pth: frozenset[str] = frozenset(),
+) -> list[Path] | None:
+    """``pin`` installed as install_pip installs pip: None when it is there
+    already (in any version) or cannot be fetched, and ``instead`` must do it."""
+    site = single_site_packages(python_home)
+    if site is None:
+        ctx.out.info(f"{python_home} has no single site-packages; using {instead}")
+        return None
+    if any(site.glob(pin.project)) or any(site.glob(f"{pin.project}-*.dist-info")):
+        # Another version's files would be left over, unknown to the new RECORD.
+        ctx.out.info(f"{pin.project} is installed in {site} already; using {instead}")
+        return None
+    minor = site.parent.name.removeprefix("python")
+    return _from_index(
+        ctx,
+        pin,
+        minor,
+        lambda wheel: wheel_install.install_into_prefix(
+            wheel,
+            site_packages=site,
+            scripts_dir=python_home / "bin",
+            python=str(python),
+            python_minor=minor,
+            allow_pth=allow_pth,
+        ),
+        instead=instead,
+    )
+
+
+def _from_index(
+    ctx: BuildContext,
+    pin: package_index.Pin,
+    minor: str,
+    install: Callable[[Path], T],
+    *,
+    instead: str,
+) -> T | None:
+    """Fetch ``pin``'s wheel for the runtime ``minor`` and ``install`` it; None,
+    saying why and that ``instead`` will do it, when that cannot be done."""
+    from buildpack.package_managers import tool_fetch
+
+    try:
+        with tool_fetch.fetched(ctx, tool_fetch.pinned(app_index(ctx), pin, minor)) as wheels:
+            return install(wheels[0])
+    except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
+        ctx.out.info(f"Fetching {pin.project} from the index did not work ({exc}); using {instead}")
+        return None
+
+
+def bundled_pip(ctx: BuildContext, python: Path | str) -> list[str | Path]:
+    """``python <the runtime's bundled pip wheel>/pip``: pip run from its zip."""
+    wheel = bootstrap.find_pip_wheel([ctx.python_home])
+    if wheel is None:
+        raise errors.bundled_pip_not_found(str(ctx.python_home))
+    return [python, f"{wheel}/pip"]
+
+
+def pip_install(
+    ctx: BuildContext, tv: ToolVersion, pip: list[str | Path], options: list[str | Path]
+) -> None:
+    """``<pip> install <options> tool==version``."""
+    # Its working directory, not made yet when the venv is the slug's (Pipenv's).
+    tools_root(ctx).mkdir(parents=True, exist_ok=True)
+    proc.run(
+        [
+            *pip,
+            "install",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            "--no-input",
+            "--quiet",
+            *options,
+            tv.requirement,
+        ],
+        out=ctx.out,
+        env=ctx.build_env(),
+        cwd=tools_root(ctx),
+        line_filter=failures.shorten_version_list,
+        on_failure=lambda r: failures.install_failure(tv, r.output),
+    )
+
+
 def install_atomically(final: Path, populate: Callable[[Path], None]) -> None:
     """Build ``final`` in a temporary sibling, then rename it into place."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_partials(final)
-    partial = final.with_name(f".{final.name}{_PARTIAL}{os.getpid()}")
-    _remove(partial)
-    partial.mkdir()
-    try:
+    with atomic_dir.building(final) as partial:
         populate(partial)
-        # An unusable leftover (another minor's venv links, a moved cache...).
-        _remove(final)
-        try:
-            os.replace(partial, final)
-        except OSError:
-            # A build sharing the cache without its lock finished first: the
-            # same version, complete too (it was renamed into place).
-            if not final.is_dir():
-                raise
-    finally:
-        _remove(partial)
-
-
-def remove_stale_partials(final: Path) -> None:
-    """Temporary directories of builds that were killed (their pid is gone)."""
-    for path in final.parent.glob(f".{final.name}{_PARTIAL}*"):
-        pid = path.name.rsplit(_PARTIAL, 1)[-1]
-        if not pid.isdigit() or not cache_tree.process_alive(pid):
-            _remove(path)
 
 
 def prune_other_versions(keep: Path, tool: str) -> None:
     """Other versions of ``tool``: each build uses one, and they are big."""
     for path in keep.parent.glob(f"{tool}-*"):
         if path != keep and path.name[len(tool) + 1 : len(tool) + 2].isdigit():
-            _remove(path)
+            fs.remove_tree(path)
 
 
 # --- checks -----------------------------------------------------------------------
 
 
 def _venv_tool_usable(final: Path, executable: str) -> bool:
-    """The venv's script runs the venv's python, which runs (the link to the
-    runtime resolves). False after the cache moved or the runtime changed."""
-    python = final / "venv" / "bin" / "python"
-    script = final / "bin" / executable
-    if not python.exists() or not _is_executable(script):
-        return False
-    try:
-        with open(script, "rb") as f:
-            head = f.read(_SCRIPT_HEAD_BYTES)
-    except OSError:
-        return False
-    # A plain shebang, or the sh trampoline pip writes for long paths; both
-    # name the interpreter in their first two lines.
-    first_lines = b"\n".join(head.split(b"\n", 2)[:2])
-    return os.fsencode(python) in first_lines
-
-
-def _is_executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
-
-
-def set_install_source(ctx: BuildContext, tool: str, source: str) -> None:
-    """``<tool>_install_source`` in the report: ``index`` (fetched and
-    unpacked without running pip), ``pip`` (pip installed it) or ``cache``."""
-    ctx.report.set(f"{tool}_install_source", source)
+    return venv_check.venv_tool_usable(final, executable, final / "venv")
 
 
 def _say_cached(ctx: BuildContext, tv: ToolVersion) -> None:
-    set_install_source(ctx, tv.tool, "cache")
+    tool_sources.set_install_source(ctx, tv.tool, "cache")
     ctx.out.step(f"Using cached {errors.tool_display_name(tv.tool)} {tv.version}")
 
 

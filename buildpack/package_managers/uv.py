@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from buildpack.cache.install_inputs import ManagerInputs, hash_files, read_toml
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext
-from buildpack.package_managers import tools
+from buildpack.package_managers import failures, tools
 
 LOCKFILE = "uv.lock"
 # uv's words when `--locked` finds uv.lock out of date with pyproject.toml.
@@ -86,6 +87,35 @@ def install_dependencies(ctx: BuildContext) -> None:
 
 
 def failure(command: str, output: str) -> errors.BuildError:
-    if any(marker in output for marker in _STALE_LOCK_MARKERS):
-        return errors.lockfile_outdated("uv", LOCKFILE, command, output)
-    return errors.install_dependencies_failed("uv", command, output)
+    return failures.sync_failure("uv", LOCKFILE, _STALE_LOCK_MARKERS, command, output)
+
+
+# --- build cache inputs -------------------------------------------------------------
+
+# uv reads only its own settings.
+SETTINGS_PREFIXES = ("UV_",)
+# The build cache may skip install_dependencies when its inputs are unchanged.
+SKIP_INSTALL_WHEN_UNCHANGED = True
+# Sources whose contents uv.lock does not pin.
+_UNPINNED_SOURCES = ("editable", "directory", "path", "git", "url")
+
+
+def install_inputs(ctx: BuildContext) -> ManagerInputs:
+    """uv sync prunes what uv.lock no longer lists: no file discards the cache."""
+    files = hash_files(ctx.build_dir, ("pyproject.toml", LOCKFILE, "uv.toml"))
+    return ManagerInputs(files=files, not_plain=unpinned(ctx.build_dir / LOCKFILE))
+
+
+def unpinned(lock_path: Path) -> list[str]:
+    """uv.lock entries whose contents can change while uv.lock does not."""
+    lock = read_toml(lock_path)
+    if lock is None:
+        return [f"{LOCKFILE} is unreadable"]
+    found = []
+    for package in lock.get("package", []):
+        source = package.get("source") if isinstance(package, dict) else None
+        if isinstance(source, dict):
+            kinds = [k for k in _UNPINNED_SOURCES if k in source]
+            if kinds:
+                found.append(f"{LOCKFILE}: {package.get('name')} is from a {kinds[0]}")
+    return found

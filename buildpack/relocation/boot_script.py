@@ -6,6 +6,7 @@ import os
 import shlex
 from pathlib import Path
 
+from buildpack.core.python_home import site_packages_dirs
 from buildpack.relocation import path_rewrite
 from buildpack.relocation.path_rewrite import (
     BINARY_SNIFF_BYTES,
@@ -24,7 +25,7 @@ def find_app_path_references(python_home: Path, build_dir: Path) -> list[str]:
     matcher = Rewriter(path_spellings(build_dir))
     prefix = app_relative_prefix(python_home, build_dir)
     found: list[str] = []
-    for site_packages in sorted(python_home.glob("lib/python*/site-packages")):
+    for site_packages in site_packages_dirs(python_home):
         for record in path_record_files(site_packages):
             data = record.read_bytes()
             if b"\0" not in data[:BINARY_SNIFF_BYTES] and matcher.mentions(data):

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from buildpack.core.python_home import site_packages_dirs
 from buildpack.relocation import path_rewrite
 from buildpack.relocation.path_rewrite import (
     Rewriter,
@@ -79,7 +80,7 @@ def repoint_install_records(python_home: Path, olds: Iterable[str], new: str) ->
     if not rewriter:
         return 0
     changed = 0
-    for site_packages in sorted(python_home.glob("lib/python3*/site-packages")):
+    for site_packages in site_packages_dirs(python_home):
         for record in path_record_files(site_packages):
             if rewrite_file(os.fspath(record), rewriter):
                 changed += 1

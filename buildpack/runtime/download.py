@@ -22,6 +22,7 @@ from typing import TypeVar
 from buildpack.core import errors
 from buildpack.core.output import Output
 from buildpack.runtime.extract import extract_tar_stream
+from buildpack.runtime.limits import Budget, CappedBody, Clock, MirrorTooSlow, deadline, final_error
 from buildpack.runtime.transports import (
     DownloadError,
     NotFound,
@@ -33,7 +34,15 @@ from buildpack.runtime.transports import (
 )
 from buildpack.runtime.zstd_stream import open_zstd_reader
 
-__all__ = ["DownloadError", "NotFound", "download_and_extract", "fetch_stream", "parse_sha256"]
+__all__ = [
+    "Budget",
+    "DownloadError",
+    "MirrorTooSlow",
+    "NotFound",
+    "download_and_extract",
+    "fetch_stream",
+    "parse_sha256",
+]
 
 # A .sha256 file is one line; anything bigger is not one.
 _MAX_CHECKSUM_FILE = 64 * 1024
@@ -57,24 +66,32 @@ def fetch_stream(
     out: Output | None = None,
     transport: Transport = "auto",
     cafile: str | None = None,
+    budget: Budget | None = None,
 ) -> Iterator[Response]:
     """Open ``url`` for streaming, retrying the connection and 5xx/429 answers.
 
     Raises ``NotFound`` for 404/403 (never retried) and ``DownloadError``
     once the retries are used up. Errors while reading the body are
     ``TransientError`` and are the caller's to retry. ``cafile`` replaces
-    the system's certificate authorities (pip's ``cert`` setting).
+    the system's certificate authorities (pip's ``cert`` setting). With a
+    ``budget``, the caller's reading is aborted when the attempt's time is
+    up (``TooSlow``), and retries stop when the whole budget is
+    (``MirrorTooSlow``).
     """
     timeouts = Timeouts(connect_timeout, read_timeout)
+    clock = Clock(budget) if budget is not None else None
+
+    def attempt() -> Response:
+        if clock is not None:
+            clock.start_attempt()
+        return open_url(url, timeouts, transport, cafile)
+
     response = _with_retries(
-        lambda: open_url(url, timeouts, transport, cafile),
-        url=url,
-        retries=retries,
-        backoff=backoff,
-        out=out,
+        attempt, url=url, retries=retries, backoff=backoff, out=out, clock=clock
     )
     try:
-        yield response
+        with deadline(url, clock, response.abort):
+            yield response
     finally:
         response.close()
 
@@ -92,49 +109,67 @@ def download_and_extract(
     replace: bool = False,
     transport: Transport = "auto",
     force_zstd_tool: bool = False,
-) -> None:
+    budget: Budget | None = None,
+    max_bytes: int | None = None,
+) -> str:
     """Stream the .tar.zst at ``url`` into ``dest``, verified when a .sha256 exists.
 
-    Raises ``NotFound`` when the archive does not exist (the caller knows
-    which Python version that means); every other failure is a BuildError.
+    Returns the transport that fetched the archive ("requests", "urllib" or
+    "file"). Raises ``NotFound`` when the archive does not exist (the caller
+    knows which Python version that means); every other failure is a BuildError.
+    ``budget`` limits the time of each attempt and of the whole download
+    (.sha256 included), ``max_bytes`` the archive's size.
     """
     timeouts = Timeouts(connect_timeout, read_timeout)
     expected: str | None = None
+    clock = Clock(budget) if budget is not None else None
 
     def retrying(action: Callable[[], T]) -> T:
-        return _with_retries(action, url=url, retries=retries, backoff=backoff, out=out)
+        def timed() -> T:
+            if clock is not None:
+                clock.start_attempt()
+            return action()
 
-    def attempt() -> None:
+        return _with_retries(timed, url=url, retries=retries, backoff=backoff, out=out, clock=clock)
+
+    def attempt() -> str:
         response = open_url(url, timeouts, transport)
         try:
-            body = response.raw
-
-            def verify() -> None:
-                body.drain()  # trailing bytes count too: the checksum covers the file
-                actual = body.hexdigest()
-                if expected is not None and actual != expected:
-                    raise errors.runtime_checksum_mismatch(url, expected, actual)
-
-            with open_zstd_reader(body, force_tool=force_zstd_tool) as reader:  # type: ignore[arg-type]
-                try:
-                    extract_tar_stream(
-                        reader, dest, source=url, replace=replace, before_commit=verify
-                    )
-                except BaseException:
-                    # Leaving the reader waits for its read-ahead thread, which may be
-                    # blocked on a stalled network read for the whole read timeout:
-                    # an interrupted build must end now, not then.
-                    response.abort()
-                    raise
+            with deadline(url, clock, response.abort):
+                extract(response)
         finally:
             response.close()
+        return response.transport
+
+    def extract(response: Response) -> None:
+        body = response.raw if max_bytes is None else CappedBody(response.raw, max_bytes, url)
+
+        def verify() -> None:
+            body.drain()  # trailing bytes count too: the checksum covers the file
+            actual = body.hexdigest()
+            if expected is not None and actual != expected:
+                raise errors.runtime_checksum_mismatch(url, expected, actual)
+
+        with open_zstd_reader(body, force_tool=force_zstd_tool) as reader:
+            try:
+                extract_tar_stream(reader, dest, source=url, replace=replace, before_commit=verify)
+            except BaseException:
+                # Leaving the reader waits for its read-ahead thread, which may be
+                # blocked on a stalled network read for the whole read timeout:
+                # an interrupted build must end now, not then.
+                response.abort()
+                raise
 
     try:
         if verify_sha256:
-            expected = retrying(lambda: _expected_sha256(url + ".sha256", timeouts, transport))
-        retrying(attempt)
+            expected = retrying(
+                lambda: _expected_sha256(url + ".sha256", timeouts, transport, clock)
+            )
+        return retrying(attempt)
     except NotFound:
         raise
+    except MirrorTooSlow as exc:
+        raise errors.runtime_download_too_slow(exc.url, exc.problem) from None
     except DownloadError as exc:
         raise errors.runtime_download_failed(exc.url, exc.problem) from None
 
@@ -151,17 +186,24 @@ def parse_sha256(text: str) -> str:
 
 
 def _with_retries(
-    action: Callable[[], T], *, url: str, retries: int, backoff: float, out: Output | None
+    action: Callable[[], T],
+    *,
+    url: str,
+    retries: int,
+    backoff: float,
+    out: Output | None,
+    clock: Clock | None = None,
 ) -> T:
     attempts = max(retries, 0) + 1
     for attempt in range(1, attempts + 1):
         try:
             return action()
         except TransientError as exc:
-            if attempt == attempts:
-                tries = "once" if attempts == 1 else f"{attempts} times"
-                raise DownloadError(exc.url, f"{exc.problem} (tried {tries})") from exc
             delay = min(backoff * 2 ** (attempt - 1), _MAX_BACKOFF)
+            tries = "once" if attempt == 1 else f"{attempt} times"
+            final = final_error(exc, clock, tries=tries, delay=delay, last=attempt == attempts)
+            if final is not None:
+                raise final from exc
             if out is not None:
                 out.info(
                     f"Download failed ({exc.problem}); retrying in {delay:.2g}s "
@@ -171,18 +213,21 @@ def _with_retries(
     raise AssertionError("unreachable")
 
 
-def _expected_sha256(url: str, timeouts: Timeouts, transport: Transport) -> str | None:
+def _expected_sha256(
+    url: str, timeouts: Timeouts, transport: Transport, clock: Clock | None
+) -> str | None:
     try:
         response = open_url(url, timeouts, transport)
     except NotFound:
         return None  # the mirror publishes no checksums (Heroku's does not)
     data = b""
     try:
-        while len(data) <= _MAX_CHECKSUM_FILE:
-            more = response.raw.read(_MAX_CHECKSUM_FILE + 1 - len(data))
-            if not more:
-                break
-            data += more
+        with deadline(url, clock, response.abort):
+            while len(data) <= _MAX_CHECKSUM_FILE:
+                more = response.raw.read(_MAX_CHECKSUM_FILE + 1 - len(data))
+                if not more:
+                    break
+                data += more
     finally:
         response.close()
     problem = "it is larger than a checksum file can be"

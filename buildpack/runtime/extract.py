@@ -13,15 +13,24 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import stat
 import tarfile
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, TYPE_CHECKING, cast
 
-from buildpack.core import errors
+from buildpack.core import atomic_dir, errors
+from buildpack.core.fs import remove_tree
+from buildpack.runtime.tar_headers import (
+    ArchiveInvalid,
+    CheckedTarInfo,
+    check_fields,
+    how_headers_ended,
+    shown,
+)
+
+if TYPE_CHECKING:
+    from buildpack.runtime.zstd_stream import Reader
 
 # Far above any CPython runtime (about 100 MB unpacked, a few thousand files),
 # low enough that a decompression bomb stops long before the disk fills.
@@ -30,8 +39,9 @@ MAX_MEMBERS = 200_000
 
 _COPY_CHUNK = 1024 * 1024
 # Permission bits we keep: setuid, setgid and sticky bits have no business in
-# a language runtime and would be dangerous in a root-owned slug.
-_MODE_MASK = 0o777
+# a language runtime, nor group or other write: in a root-owned slug, any of
+# them would let another user change or take over the runtime.
+_MODE_MASK = 0o755
 
 
 class ArchiveDataError(Exception):
@@ -45,12 +55,8 @@ class _Unsafe(Exception):
         self.problem = problem
 
 
-class _Invalid(Exception):
-    pass
-
-
 def extract_tar_stream(
-    stream: BinaryIO,
+    stream: Reader,
     dest: Path,
     *,
     source: str,
@@ -72,19 +78,16 @@ def extract_tar_stream(
     if os.path.lexists(dest) and not replace:
         raise FileExistsError(f"{dest} already exists")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    # A build killed mid-extraction (SIGKILL skips our cleanup) leaves these.
-    for stale in (
-        *dest.parent.glob(f".{dest.name}.partial-*"),
-        *dest.parent.glob(f".{dest.name}.old-*"),
-    ):
+    # A build killed mid-swap (SIGKILL skips our cleanup) leaves this.
+    for stale in dest.parent.glob(f".{dest.name}.old-*"):
         remove_tree(stale)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    tmp = atomic_dir.new_partial(dest)
     try:
         try:
             _Extractor(tmp, max_bytes=max_bytes, max_members=max_members).run(stream)
         except _Unsafe as exc:
             raise errors.runtime_archive_unsafe(source, exc.member, exc.problem) from None
-        except _Invalid as exc:
+        except ArchiveInvalid as exc:
             raise errors.runtime_archive_invalid(source, str(exc)) from None
         except _data_errors() as exc:
             raise errors.runtime_archive_invalid(source, _describe_data_error(exc)) from None
@@ -94,16 +97,6 @@ def extract_tar_stream(
     except BaseException:
         remove_tree(tmp)
         raise
-
-
-def remove_tree(path: Path) -> None:
-    """Delete a directory we created, even where the archive made it read-only."""
-    if not os.path.lexists(path):
-        return
-    for dirpath, _dirnames, _files in os.walk(path):
-        with contextlib.suppress(OSError):
-            os.chmod(dirpath, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _commit(tmp: Path, dest: Path, *, replace: bool) -> None:
@@ -125,32 +118,6 @@ def _commit(tmp: Path, dest: Path, *, replace: bool) -> None:
 # --- the member-by-member extraction ------------------------------------------
 
 
-class _EndRecorder(tarfile.TarInfo):
-    """Notes why tarfile stopped reading headers.
-
-    ``tarfile`` ends iteration quietly both at the end-of-archive marker and at
-    a truncated or garbled header. Only the marker means the archive is
-    complete, so the extractor checks which one it was.
-    """
-
-    @classmethod
-    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
-        try:
-            return super().fromtarfile(tarfile_)
-        except tarfile.EOFHeaderError:
-            tarfile_._buildpack_end = "marker"  # type: ignore[attr-defined]
-            raise
-        except tarfile.EmptyHeaderError:
-            tarfile_._buildpack_end = "the data ends before the end-of-archive marker"  # type: ignore[attr-defined]
-            raise
-        except tarfile.TruncatedHeaderError:
-            tarfile_._buildpack_end = "the data ends inside a member header"  # type: ignore[attr-defined]
-            raise
-        except tarfile.InvalidHeaderError as exc:
-            tarfile_._buildpack_end = f"a member header is corrupt ({exc})"  # type: ignore[attr-defined]
-            raise
-
-
 class _Extractor:
     def __init__(self, root: Path, *, max_bytes: int, max_members: int) -> None:
         self.root = str(root)
@@ -165,10 +132,13 @@ class _Extractor:
         self.symlinks: list[tuple[str, str]] = []
         self.dir_attrs: dict[str, tuple[int, float]] = {}
 
-    def run(self, stream: BinaryIO) -> None:
-        with tarfile.open(fileobj=stream, mode="r|", tarinfo=_EndRecorder) as tf:
+    def run(self, stream: Reader) -> None:
+        # Stream mode ("r|") only ever calls read(): a Reader is all it needs.
+        fileobj = cast(IO[bytes], stream)
+        with tarfile.open(fileobj=fileobj, mode="r|", tarinfo=CheckedTarInfo) as tf:
             for member in tf:
                 self._count(member)
+                check_fields(member)
                 name = _member_path(member.name, member.name)
                 if member.isreg():
                     self._file(tf, member, name)
@@ -183,10 +153,10 @@ class _Extractor:
                 elif member.isfifo():
                     raise _Unsafe(member.name, "is a FIFO (named pipe)")
                 else:
-                    raise _Unsafe(member.name, "has an unsupported tar member type")
-            end = getattr(tf, "_buildpack_end", None)
+                    raise ArchiveInvalid(f"'{shown(member.name)}' has an unknown tar member type")
+            end = how_headers_ended(tf)
             if end != "marker":
-                raise _Invalid(end or "the data ends before the end-of-archive marker")
+                raise ArchiveInvalid(end or "the data ends before the end-of-archive marker")
         self._drain(stream)
         self._check_symlinks()
         self._apply_dir_attrs()
@@ -202,7 +172,7 @@ class _Extractor:
                     member.name, f"would make the unpacked size exceed {self.max_bytes} bytes"
                 )
 
-    def _drain(self, stream: BinaryIO) -> None:
+    def _drain(self, stream: Reader) -> None:
         # The tar format pads its end with zeros; reading them to the end of the
         # stream makes a corrupt or truncated compressed tail show up now.
         while True:
@@ -277,7 +247,7 @@ class _Extractor:
             while remaining > 0:
                 chunk = source.read(min(remaining, _COPY_CHUNK))
                 if not chunk:
-                    raise _Invalid(f"the data ends inside '{member.name}'")
+                    raise ArchiveInvalid(f"the data ends inside '{member.name}'")
                 remaining -= len(chunk)
                 # Plain os.write: a Python file object costs more syscalls per
                 # file than the write itself for the stdlib's small files.
@@ -347,7 +317,7 @@ class _Extractor:
             if rel:
                 os.chmod(path, mode)
             os.utime(path, (mtime, mtime))
-        # mkdtemp's 0700 must not become the runtime's permissions.
+        # The partial directory's own mode must not become the runtime's.
         if "" not in self.dir_attrs:
             os.chmod(self.root, 0o755)
         else:

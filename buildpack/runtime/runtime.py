@@ -7,10 +7,15 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
+from buildpack.cache.cache_lock import FileLock, timeout_setting
 from buildpack.core import errors
 from buildpack.core.context import BuildContext
 
 PYTHON_MARKER = Path("bin/python")
+APP_LOCK_NAME = "python.lock"
+APP_LOCK_TIMEOUT = "BUILDPACK_APP_LOCK_TIMEOUT"
+# A neighbour's whole build, well inside the platform's build timeout.
+DEFAULT_APP_LOCK_SECONDS = 600.0
 
 
 def base_url(ctx: BuildContext) -> str:
@@ -41,7 +46,7 @@ def install(ctx: BuildContext, version: str, ubuntu: str) -> None:
         # Nothing to decompress with until zstandard is there.
         stdlib_only = not ctx.deps.wait([])
     try:
-        download.download_and_extract(
+        transport = download.download_and_extract(
             url,
             ctx.build_python_home,
             connect_timeout=tuning.connect_timeout,
@@ -53,9 +58,17 @@ def install(ctx: BuildContext, version: str, ubuntu: str) -> None:
             # same every time: urllib and the zstd tool.
             transport="urllib" if stdlib_only else "auto",
             force_zstd_tool=stdlib_only,
+            budget=tuning.budget,
+            max_bytes=tuning.max_bytes,
         )
     except download.NotFound as exc:
         raise errors.python_version_not_available(version, url, exc.status) from exc
+    ctx.report.set("python_download_transport", transport)
+    if transport == "urllib":
+        ctx.out.info(
+            "Downloaded with urllib and the zstd tool: the buildpack's own "
+            "libraries were not installed yet (only the first build on this cache)"
+        )
 
 
 def is_linked(ctx: BuildContext) -> bool:
@@ -68,6 +81,8 @@ def link_into_app(ctx: BuildContext) -> bool:
 
     Running Python through this link makes sys.prefix, sys.executable and every
     shebang an installer writes say /app/..., which is where the slug runs.
+    The link is shared by every build on the host, so it is locked first
+    (see ``hold_app_link``) and stays this build's until the build ends.
     """
     target = ctx.build_python_home
     link = ctx.python_home
@@ -75,6 +90,7 @@ def link_into_app(ctx: BuildContext) -> bool:
         return False
     try:
         link.parent.mkdir(parents=True, exist_ok=True)
+        hold_app_link(ctx)
         if link.exists() and not link.is_symlink():
             raise errors.app_symlink_failed(
                 str(link), "a real directory is already there (from another build?)"
@@ -88,3 +104,31 @@ def link_into_app(ctx: BuildContext) -> bool:
     except OSError as exc:
         raise errors.app_symlink_failed(str(link), exc.strerror or str(exc)) from exc
     return True
+
+
+def hold_app_link(ctx: BuildContext) -> None:
+    """Take the host-wide lock beside /app/.heroku/python, waiting (bounded)
+    while another build on this host holds it.
+
+    Two builds in different BUILD_DIRs share that one link: were the second
+    to repoint it, the first one's later installs would land in the second
+    one's tree. The lock is held until this process ends (the kernel
+    releases an flock then, SIGKILL included).
+    """
+    if ctx.app_link_lock is not None and ctx.app_link_lock.held:
+        return
+    lock = FileLock(ctx.python_home.with_name(APP_LOCK_NAME))
+    timeout = timeout_setting(ctx.setting(APP_LOCK_TIMEOUT), DEFAULT_APP_LOCK_SECONDS)
+
+    def waiting() -> None:
+        ctx.out.step(
+            f"Waiting for another build on this machine to finish with {ctx.python_home} "
+            f"(up to {timeout:.0f} seconds)..."
+        )
+
+    if not lock.acquire(timeout, on_wait=waiting):
+        raise errors.app_link_busy(str(ctx.python_home), timeout, APP_LOCK_TIMEOUT)
+    if lock.waited >= 0.1:
+        ctx.out.info(f"Got {ctx.python_home} after waiting {lock.waited:.1f} seconds")
+    ctx.report.set("app_link_lock_wait_duration", round(lock.waited, 3))
+    ctx.app_link_lock = lock

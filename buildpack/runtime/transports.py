@@ -23,26 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from buildpack.core import errors
-
-
-def _requests() -> Any:
-    """The requests module, if it can be imported now, else None.
-
-    Looked for when a download starts, not when this module is imported:
-    the buildpack's own libraries may be put on sys.path later in the
-    process, and a build that downloads nothing (an unchanged rebuild)
-    should not spend a tenth of a second importing them.
-    """
-    try:
-        import requests
-    except ImportError:
-        return None
-    return requests
-
-
-def _urllib3() -> Any:
-    return sys.modules.get("urllib3")
-
+from buildpack.runtime import transport_policy
 
 Transport = Literal["auto", "requests", "urllib"]
 
@@ -135,6 +116,22 @@ class Response:
     close: Callable[[], None]
     # Unblocks a read waiting on the network in another thread (see attempt()).
     abort: Callable[[], None] = lambda: None
+    # Which transport fetched it: "requests", "urllib" or "file".
+    transport: str = "file"
+
+
+def requests_available() -> bool:
+    """Whether requests can be imported now.
+
+    Asked at each download, never at import time: on a cold cache the
+    buildpack's own libraries are put on sys.path while the build runs, and
+    every download after that must use them.
+    """
+    try:
+        import requests  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def open_url(
@@ -145,10 +142,7 @@ def open_url(
         return _open_file(url, timeouts)
     if scheme not in ("http", "https"):
         raise errors.runtime_url_invalid(url)
-    requests = _requests() if transport != "urllib" else None
-    if transport == "requests" or (transport == "auto" and requests is not None):
-        if requests is None:
-            raise RuntimeError("the requests transport was asked for but is not installed")
+    if transport == "requests" or (transport == "auto" and requests_available()):
         return _open_requests(url, timeouts, cafile)
     return _open_urllib(url, timeouts, cafile)
 
@@ -189,13 +183,17 @@ def _open_file(url: str, timeouts: Timeouts) -> Response:
 
 
 def _open_requests(url: str, timeouts: Timeouts, cafile: str | None = None) -> Response:
-    requests = _requests()
-    assert requests is not None
+    import requests
+    import urllib3
+
     exc_mod = requests.exceptions
     try:
-        resp = requests.get(
-            url, stream=True, timeout=(timeouts.connect, timeouts.read), verify=cafile or True
-        )
+        with transport_policy.requests_session() as session:
+            resp = session.get(
+                url, stream=True, timeout=(timeouts.connect, timeouts.read), verify=cafile or True
+            )
+    except transport_policy.RedirectRefused as exc:
+        raise DownloadError(exc.url, exc.problem) from None
     except exc_mod.ConnectTimeout as exc:
         raise TransientError(url, _describe(exc, timeouts, "connect")) from exc
     except (exc_mod.ConnectionError, exc_mod.Timeout, exc_mod.ChunkedEncodingError) as exc:
@@ -211,34 +209,50 @@ def _open_requests(url: str, timeouts: Timeouts, cafile: str | None = None) -> R
         resp.url,
         lambda n: resp.raw.read(n, decode_content=True),
         length=_length(resp.headers),
-        errors_=(_urllib3().exceptions.HTTPError, exc_mod.RequestException, OSError),
+        errors_=(urllib3.exceptions.HTTPError, exc_mod.RequestException, OSError),
         timeouts=timeouts,
     )
     return Response(
-        resp.url, resp.status_code, resp.headers, body, resp.close, lambda: _shutdown(resp.raw)
+        resp.url,
+        resp.status_code,
+        resp.headers,
+        body,
+        resp.close,
+        lambda: _shutdown(resp.raw),
+        transport="requests",
     )
 
 
 def _shutdown(raw: object) -> None:
     # urllib3 >= 2.3 can shut the socket down under a reading thread.
-    with contextlib.suppress(Exception):
-        raw.shutdown()  # type: ignore[attr-defined]
+    shutdown = getattr(raw, "shutdown", None)
+    if callable(shutdown):
+        with contextlib.suppress(Exception):
+            shutdown()
 
 
-def _connection_class(base: type[http.client.HTTPConnection], read_timeout: float) -> type:
-    """``base`` with the connect timeout for connecting and the read timeout after.
+class _TimedHTTPConnection(http.client.HTTPConnection):
+    """Connects within the connect timeout, then reads with the read timeout.
 
     urllib has a single timeout for both; the mirror may be slow to connect
     to and then fast, or the other way round.
     """
 
-    class Connection(base):  # type: ignore[valid-type, misc]
-        def connect(self) -> None:
-            super().connect()
-            assert self.sock is not None
-            self.sock.settimeout(read_timeout)
+    read_timeout: float = 30.0
 
-    return Connection
+    def connect(self) -> None:
+        super().connect()
+        assert self.sock is not None
+        self.sock.settimeout(self.read_timeout)
+
+
+class _TimedHTTPSConnection(http.client.HTTPSConnection):
+    read_timeout: float = 30.0
+
+    def connect(self) -> None:
+        super().connect()
+        assert self.sock is not None
+        self.sock.settimeout(self.read_timeout)
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
@@ -247,8 +261,12 @@ class _HTTPHandler(urllib.request.HTTPHandler):
         self._read_timeout = read_timeout
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        conn = _connection_class(http.client.HTTPConnection, self._read_timeout)
-        return self.do_open(conn, req)
+        def connection(host: str, /, **kwargs: Any) -> http.client.HTTPConnection:
+            conn = _TimedHTTPConnection(host, **kwargs)
+            conn.read_timeout = self._read_timeout
+            return conn
+
+        return self.do_open(connection, req)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
@@ -258,17 +276,25 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         self._cafile = cafile
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        conn = _connection_class(http.client.HTTPSConnection, self._read_timeout)
+        def connection(host: str, /, **kwargs: Any) -> http.client.HTTPConnection:
+            conn = _TimedHTTPSConnection(host, **kwargs)
+            conn.read_timeout = self._read_timeout
+            return conn
+
         context = ssl.create_default_context(cafile=self._cafile)
-        return self.do_open(conn, req, context=context)
+        return self.do_open(connection, req, context=context)
 
 
 def _open_urllib(url: str, timeouts: Timeouts, cafile: str | None = None) -> Response:
     opener = urllib.request.build_opener(
-        _HTTPHandler(timeouts.read), _HTTPSHandler(timeouts.read, cafile)
+        _HTTPHandler(timeouts.read),
+        _HTTPSHandler(timeouts.read, cafile),
+        transport_policy.RedirectHandler(),
     )
     try:
-        resp = opener.open(url, timeout=timeouts.connect)
+        resp = opener.open(transport_policy.urllib_request(url), timeout=timeouts.connect)
+    except transport_policy.RedirectRefused as exc:
+        raise DownloadError(exc.url, exc.problem) from None
     except urllib.error.HTTPError as exc:
         exc.close()
         _check_status(exc.geturl() or url, exc.code)
@@ -291,7 +317,23 @@ def _open_urllib(url: str, timeouts: Timeouts, cafile: str | None = None) -> Res
         errors_=(OSError, http.client.HTTPException),
         timeouts=timeouts,
     )
-    return Response(final_url, resp.status, resp.headers, body, resp.close)
+    return Response(
+        final_url,
+        resp.status,
+        resp.headers,
+        body,
+        resp.close,
+        lambda: _shutdown_socket(resp),
+        transport="urllib",
+    )
+
+
+def _shutdown_socket(resp: http.client.HTTPResponse) -> None:
+    """Unblock a thread reading ``resp``: its recv returns at once (limits.deadline)."""
+    sock = getattr(getattr(resp.fp, "raw", None), "_sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 # --- messages ---------------------------------------------------------------------------
@@ -341,7 +383,8 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return True
-    requests, urllib3 = sys.modules.get("requests"), _urllib3()
+    # Only an imported library can have raised its own exception.
+    requests, urllib3 = sys.modules.get("requests"), sys.modules.get("urllib3")
     if requests is not None and isinstance(exc, requests.exceptions.Timeout):
         return True
     return urllib3 is not None and isinstance(exc, urllib3.exceptions.TimeoutError)

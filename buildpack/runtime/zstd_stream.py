@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, Protocol
 
 from buildpack.core import errors
 from buildpack.runtime.extract import ArchiveDataError
@@ -21,19 +21,29 @@ from buildpack.runtime.extract import ArchiveDataError
 _COPY_CHUNK = 1024 * 1024
 
 
+class Reader(Protocol):
+    """What the tar extractor needs of a decompressed stream."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def zstandard_module() -> Any:
+    """The zstandard module, or None before the buildpack's libraries are installed."""
+    try:
+        import zstandard
+    except ImportError:
+        return None
+    return zstandard
+
+
 @contextlib.contextmanager
-def open_zstd_reader(raw: BinaryIO, *, force_tool: bool = False) -> Iterator[BinaryIO]:
+def open_zstd_reader(raw: Reader, *, force_tool: bool = False) -> Iterator[Reader]:
     """Decompress ``raw`` as it is read, with the zstandard module or the zstd tool.
 
     The tool is the fallback for the first build on a host without pip, before
     the buildpack's own dependencies are installed (Heroku's images have it).
     """
-    zstandard = None
-    if not force_tool:
-        try:
-            import zstandard
-        except ImportError:
-            zstandard = None
+    zstandard = None if force_tool else zstandard_module()
     if zstandard is not None:
         # read_across_frames: archives compressed in parallel may hold several frames.
         reader = zstandard.ZstdDecompressor().stream_reader(
@@ -41,14 +51,14 @@ def open_zstd_reader(raw: BinaryIO, *, force_tool: bool = False) -> Iterator[Bin
         )
         ahead = _ReadAhead(reader)
         try:
-            yield ahead  # type: ignore[misc]
+            yield ahead
         finally:
             ahead.close()  # before closing the reader its thread may be using
             reader.close()
         return
     tool = _ZstdToolReader(raw)
     try:
-        yield tool  # type: ignore[misc]
+        yield tool
     finally:
         tool.close()
 
@@ -65,7 +75,7 @@ class _ReadAhead:
     _CHUNK = 1024 * 1024
     _DEPTH = 4  # at most this many chunks wait in memory
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: Reader) -> None:
         self._source = source
         self._queue: queue.Queue[tuple[bytes, BaseException | None]] = queue.Queue(self._DEPTH)
         self._stop = threading.Event()
@@ -130,7 +140,7 @@ class _ZstdToolReader:
     a failing tool means corrupt data.
     """
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: Reader) -> None:
         self._raw = raw
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         # Not proc.run(): that one streams output into the build log, while

@@ -14,31 +14,28 @@ for anything that path cannot do.
 
 from __future__ import annotations
 
-import compileall
-import contextlib
 import hashlib
+import json
 import os
 import platform
-import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from buildpack.cache import cache_tree
-from buildpack.core import errors, proc
+from buildpack.core import atomic_dir, errors, fs, proc
 from buildpack.core.config_vars import ConfigVars, lookup
 from buildpack.core.output import Output
 from buildpack.core.settings import parse_toml
-
-if TYPE_CHECKING:
-    from buildpack.selfdeps import package_index
+from buildpack.runtime import download_settings
+from buildpack.selfdeps import deps_fetch, package_index, verified_tree, wheel_lock
+from buildpack.selfdeps.wheel_tags import Interpreter
 
 DEPS_DIR = Path(".heroku/buildpack-deps")
-_COMPLETE = ".complete"
-# How much the background fetch yields the CPU to the build (the most there is).
-_NICENESS = 19
-# Installer settings a user may need for a private or mirrored index.
+# Bump when the directory's layout changes: older ones are then left alone.
+_LAYOUT = "v2"
+# Installer settings a user may need for a private or mirrored index, and
+# the download time budget (runtime.download_settings).
 INDEX_VARS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_CERT")
 
 
@@ -54,11 +51,14 @@ def requirements(pins: Mapping[str, str]) -> list[str]:
 
 def deps_dir_for(cache_dir: Path, pins: Mapping[str, str]) -> Path:
     digest = hashlib.sha256("\n".join(requirements(pins)).encode()).hexdigest()[:16]
-    tag = f"{sys.implementation.cache_tag}-{platform.machine()}-{digest}"
+    tag = f"{sys.implementation.cache_tag}-{platform.machine()}-{digest}-{_LAYOUT}"
     return cache_dir / DEPS_DIR / tag
 
 
 def activate(path: Path) -> None:
+    """Put ``path`` on sys.path. From now on no bytecode is written: in a
+    checked directory it could not be checked again (see verified_tree)."""
+    sys.dont_write_bytecode = True
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
@@ -84,14 +84,62 @@ def pip_command(pip_wheel: Path | None) -> list[str] | None:
     return None
 
 
-def pins_for_this_interpreter(pins: Mapping[str, str]) -> list[package_index.Pin]:
-    from buildpack.selfdeps import package_index
+def needed(project: str, python: tuple[int, int]) -> bool:
+    """Whether an interpreter of version ``python`` needs the pinned ``project``."""
+    # tomli backports tomllib (3.11+).
+    return project != "tomli" or python < (3, 11)
 
+
+def describe_pip(command: list[str]) -> str:
+    """Which pip ``pip_command`` chose, for the log."""
+    if command[1:3] == ["-m", "pip"]:
+        return f"the pip of {command[0]}"
+    return f"the pip bundled with the Python runtime ({Path(command[1]).parent.name})"
+
+
+def pins_for_this_interpreter(pins: Mapping[str, str]) -> list[package_index.Pin]:
     return [
         package_index.Pin(name, version)
         for name, version in sorted(pins.items())
-        if name != "tomli" or sys.version_info < (3, 11)
+        if needed(name, sys.version_info[:2])
     ]
+
+
+def locked_files(buildpack_dir: Path, pins: Mapping[str, str]) -> list[wheel_lock.LockedFile]:
+    """The locked wheel of each pin for the interpreter running the buildpack
+    (raises LockUnusable where the lock does not cover it)."""
+    data = wheel_lock.load(buildpack_dir)
+    return wheel_lock.files_for(
+        data,
+        wheel_lock.BUILDPACK_DEPENDENCIES,
+        wheel_lock.pins_version(pins),
+        Interpreter.running(),
+    )
+
+
+def verified_dir(buildpack_dir: Path, cache_dir: Path) -> Path | None:
+    """The cached libraries, if they are exactly the locked wheels (for bin/report)."""
+    target = deps_dir_for(cache_dir, read_pins(buildpack_dir / "buildpack.toml"))
+    return target if is_verified(buildpack_dir, target) else None
+
+
+def is_verified(buildpack_dir: Path, path: Path) -> bool:
+    """Whether ``path`` holds exactly the locked wheels of this buildpack's
+    pins for the interpreter running it (what bin/report and bin/release
+    may import; never a directory that merely exists)."""
+    try:
+        locked = locked_files(buildpack_dir, read_pins(buildpack_dir / "buildpack.toml"))
+    except wheel_lock.LockUnusable:
+        return False
+    return os.path.lexists(path) and verified_tree.problem(path, locked) is None
+
+
+def activate_if_verified(buildpack_dir: Path, path: Path) -> bool:
+    """Activate a library directory only when every file in it is vouched for."""
+    if not path.is_absolute() or not is_verified(buildpack_dir, path):
+        return False
+    activate(path)
+    return True
 
 
 class Dependencies:
@@ -104,44 +152,75 @@ class Dependencies:
     build goes on with the standard library meanwhile. ``wait`` finishes the
     job: it publishes the directory, or runs pip when the index could not be
     used, and puts the result on sys.path.
+
+    A copy in CACHE_DIR is used only when every file in it is what the
+    locked wheels hold (see verified_tree); otherwise it is removed, saying
+    why, and fetched again. Where the lock does not cover this interpreter,
+    nothing can vouch for a cached copy: they are fetched into the build's
+    private TMPDIR, for this build only.
     """
 
     def __init__(
-        self,
-        *,
-        buildpack_dir: Path,
-        cache_dir: Path,
-        env: dict[str, str],
-        out: Output,
-        pins: Mapping[str, str] | None = None,
+        self, *, buildpack_dir: Path, cache_dir: Path, env: dict[str, str], out: Output
     ) -> None:
         self.buildpack_dir = buildpack_dir
-        # The pins from buildpack.toml (read here unless the caller has them).
-        self.pins = dict(pins) if pins is not None else read_pins(buildpack_dir / "buildpack.toml")
-        self.target = deps_dir_for(cache_dir, self.pins)
+        self.pins = read_pins(buildpack_dir / "buildpack.toml")
         self._env = env
         self._out = out
         self._partial: Path | None = None
         self._fetch: proc.Background | None = None
         self._problem = ""
         self._announced = False
-        self.ready = (self.target / _COMPLETE).exists()
+        # What in CACHE_DIR was not trusted, for the log and the report.
+        self.untrusted: list[str] = []
+        self.ready = False
+        try:
+            self.locked: list[wheel_lock.LockedFile] | None = locked_files(buildpack_dir, self.pins)
+        except wheel_lock.LockUnusable as exc:
+            self.locked = None
+            self.uncached_reason = str(exc)
+            self.target = Path(tempfile.mkdtemp(prefix="buildpack-deps-")) / "deps"
+        else:
+            self.uncached_reason = ""
+            self.target = deps_dir_for(cache_dir, self.pins)
+            self.ready = self._cached_copy_usable()
         # For the build report: "cache", or how this build installed them.
         self.source = "cache" if self.ready else ""
         if self.ready:
             activate(self.target)
 
+    def _cached_copy_usable(self) -> bool:
+        if not os.path.lexists(self.target):
+            return False
+        assert self.locked is not None
+        problem = verified_tree.problem(self.target, self.locked)
+        if problem is None:
+            return True
+        shown = self.target.relative_to(self.target.parents[2])
+        self.untrusted.append(
+            f"the buildpack's own libraries in CACHE_DIR/{shown} are not the locked "
+            f"wheels' files ({problem}): removed, to be fetched again"
+        )
+        fs.remove_tree(self.target)
+        return False
+
     @property
     def started(self) -> bool:
         return self.ready or self._fetch is not None
+
+    def _wanted(self) -> list[wheel_lock.LockedFile]:
+        if self.locked is not None:
+            return self.locked
+        # Not locked for here: the pins, the best wheel for here from the index.
+        return [
+            wheel_lock.LockedFile(p.project, p.version, "", "")
+            for p in pins_for_this_interpreter(self.pins)
+        ]
 
     def start(self, pip_wheel_homes: list[Path]) -> None:
         """Fetch them in the background, if the index to use is known yet."""
         if self.started:
             return
-        # Imported here: a build whose libraries are cached never fetches.
-        from buildpack.selfdeps import package_index
-
         try:
             index = package_index.pip_index(
                 self._env, pip_wheel=find_pip_wheel(pip_wheel_homes), site_prefix=Path(sys.prefix)
@@ -151,20 +230,14 @@ class Dependencies:
             return
         self._announce()
         self._partial = self._new_partial()
-        pins = [f"{p.project}=={p.version}" for p in pins_for_this_interpreter(self.pins)]
         self._fetch = proc.start(
             [
                 sys.executable,
                 "-I",
                 "-c",
-                _FETCH_SCRIPT,
+                deps_fetch.FETCH_SCRIPT,
                 str(self.buildpack_dir),
-                str(self._partial),
-                str(self.target),
-                index.url,
-                index.cafile or "",
-                " ".join(sorted(index.trusted_hosts)),
-                *pins,
+                *deps_fetch.fetch_args(self._partial, index, self._wanted()),
             ],
             env=self._env,
         )
@@ -184,6 +257,9 @@ class Dependencies:
             if not fetched:
                 lines = result.output.strip().splitlines()
                 self._problem = lines[-1] if lines else f"exit status {result.returncode}"
+                if result.returncode == deps_fetch.EXIT_BUILD_ERROR and lines:
+                    self.abandon()
+                    raise errors.BuildError(**json.loads(lines[-1]))
         try:
             if not fetched:
                 command = pip_command(find_pip_wheel(pip_wheel_homes))
@@ -192,17 +268,35 @@ class Dependencies:
                 if self._problem:
                     self._out.info(f"Could not fetch them from the index ({self._problem})")
                 self._announce()
+                self._out.info(f"Installing them with {describe_pip(command)}")
                 self._partial = self._new_partial()
-                _install_with_pip(command, self.pins, self._partial, self._env, self._out)
+                deps_fetch.download_with_pip(
+                    command, self._wanted(), self._partial, self._env, self._out
+                )
             self.source = "pip" if not fetched else "index"
             assert self._partial is not None
-            (self._partial / _COMPLETE).write_text("\n".join(requirements(self.pins)) + "\n")
-            _publish(self._partial, self.target)
+            self._publish(self._partial)
         finally:
             self.abandon()
         activate(self.target)
         self.ready = True
         return True
+
+    def _publish(self, partial: Path) -> None:
+        """Move a finished install into place, checked against the lock,
+        unless a concurrent build's checked one is there first."""
+        if self.locked is not None:
+            problem = verified_tree.problem(partial, self.locked)
+            if problem is not None:
+                raise errors.buildpack_dependencies_failed(
+                    f"What was fetched is not what the buildpack locked: {problem}"
+                )
+        (partial / verified_tree.COMPLETE).write_text("\n".join(requirements(self.pins)) + "\n")
+        # Another build's identical install, already in use and checked: keep it.
+        atomic_dir.publish(partial, self.target, keep_existing=self._checked)
+
+    def _checked(self, target: Path) -> bool:
+        return self.locked is not None and verified_tree.problem(target, self.locked) is None
 
     def keep_fetched(self, *, within: float) -> None:
         """After a failed build: keep what the background fetch got, if it
@@ -215,69 +309,22 @@ class Dependencies:
         if self._fetch is not None:
             self._fetch.stop()
         if self._partial is not None:
-            shutil.rmtree(self._partial, ignore_errors=True)
+            fs.remove_tree(self._partial)
             self._partial = None
 
     def _announce(self) -> None:
         if not self._announced:
             self._out.step("Installing the buildpack's own dependencies")
+            if self.uncached_reason:
+                self._out.info(
+                    f"For this build only ({self.uncached_reason}): nothing can vouch "
+                    "for a copy kept in the build cache"
+                )
             self._announced = True
 
     def _new_partial(self) -> Path:
-        partial = self.target.with_name(f".{self.target.name}.partial-{os.getpid()}")
-        # A build killed during this install (SIGKILL skips all cleanup) leaves
-        # its partial directory behind; it is never used, only removed. This
-        # runs before the cache lock, so spare a live build's partial.
-        for stale in self.target.parent.glob(f".{self.target.name}.partial-*"):
-            if not cache_tree.process_alive(stale.name.rsplit("-", 1)[-1]):
-                shutil.rmtree(stale, ignore_errors=True)
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        return partial
-
-
-# Run by ``Dependencies.start`` as ``python -I -c``: -I keeps the app's and the
-# user's Python settings out, so the package's path comes as an argument.
-_FETCH_SCRIPT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from buildpack.selfdeps.bootstrap import fetch_main; sys.exit(fetch_main(sys.argv[2:]))"
-)
-
-
-def fetch_main(argv: list[str]) -> int:
-    """``PARTIAL FINAL INDEX_URL CAFILE TRUSTED_HOSTS NAME==VERSION...``: fetch
-    and unpack each pinned wheel into PARTIAL, and compile it as FINAL, where
-    it will be. Exit 0, or 1 with the reason on the last line."""
-    partial, final, url, cafile, trusted, *pins = argv
-    # Nothing waits for this until the end of the build, while the runtime
-    # install and the app's installer, which every later step waits for,
-    # need the CPU now: this takes what they leave (its compileall alone
-    # made a cold build's runtime install take 3x as long on 2 CPUs).
-    with contextlib.suppress(OSError):
-        os.nice(_NICENESS)
-    from buildpack.selfdeps import package_index, wheel_install
-    from buildpack.selfdeps.wheel_tags import Interpreter
-
-    index = package_index.IndexSettings(url, cafile or None, frozenset(trusted.split()))
-    target = Path(partial)
-    wheels = target / ".wheels"
-    try:
-        wheels.mkdir()
-        package_index.fetch_pinned(
-            index,
-            [package_index.Pin(*pin.split("==", 1)) for pin in pins],
-            Interpreter.running(),
-            wheels,
-            then=lambda wheel: wheel_install.unpack_into_target(wheel, target),
-        )
-        shutil.rmtree(wheels)
-        # As pip --target does. Without bytecode, every build would write it
-        # into the shared directory on import, changing it after the fact.
-        compileall.compile_dir(target, quiet=2, ddir=final)
-    except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
-        print(exc)
-        return 1
-    return 0
+        # This runs before the cache lock: a live build's partial is spared.
+        return atomic_dir.new_partial(self.target)
 
 
 def prepare(
@@ -287,50 +334,10 @@ def prepare(
     config: ConfigVars,
     environ: Mapping[str, str],
     out: Output,
-    pins: Mapping[str, str] | None = None,
 ) -> Dependencies:
     env = {k: v for k, v in environ.items() if not k.startswith("PYTHON")}
-    for name in INDEX_VARS:
+    for name in (*INDEX_VARS, *download_settings.NAMES):
         value = lookup(name, config, environ)
         if value:
             env[name] = value
-    return Dependencies(
-        buildpack_dir=buildpack_dir, cache_dir=cache_dir, env=env, out=out, pins=pins
-    )
-
-
-def _install_with_pip(
-    command: list[str], pins: Mapping[str, str], partial: Path, env: dict[str, str], out: Output
-) -> None:
-    args = [
-        *command,
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--no-cache-dir",
-        "--quiet",
-        "--only-binary=:all:",
-        "--target",
-        str(partial),
-        *requirements(pins),
-    ]
-    proc.run(
-        args,
-        out=out,
-        env=env,
-        show=False,
-        on_failure=lambda r: errors.buildpack_dependencies_failed(r.output),
-    )
-
-
-def _publish(partial: Path, target: Path) -> None:
-    """Move a finished install into place, unless a concurrent build did first."""
-    if (target / _COMPLETE).exists():
-        return  # another build's identical install is already in use: keep it
-    # Only an incomplete leftover (a killed build's) can be here; it is unused.
-    shutil.rmtree(target, ignore_errors=True)
-    try:
-        os.replace(partial, target)
-    except OSError:
-        if not (target / _COMPLETE).exists():
-            raise
+    return Dependencies(buildpack_dir=buildpack_dir, cache_dir=cache_dir, env=env, out=out)

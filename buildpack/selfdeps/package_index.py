@@ -17,11 +17,10 @@ runs pip as before.
 
 from __future__ import annotations
 
-import configparser
+import contextlib
 import hashlib
 import html
 import importlib.util
-import os
 import re
 import urllib.parse
 import zipfile
@@ -29,14 +28,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
+from buildpack.core import errors
+from buildpack.core.settings import Settings, buildpack_root
+from buildpack.runtime import download, limits, transport_policy
+from buildpack.runtime.download_settings import budget_from_env
+from buildpack.runtime.transports import Response
+from buildpack.selfdeps import pip_config
+from buildpack.selfdeps.wheel_lock import LockedFile
 from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
-
-if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
-
-    from buildpack.runtime.transports import Response
 
 # The href of each <a> tag, however it is quoted.
 _ANCHOR_HREF = re.compile(
@@ -65,6 +66,8 @@ class IndexSettings:
     cafile: str | None = None
     # pip's trusted-host: hosts (or host:port) it may reach over plain http.
     trusted_hosts: frozenset[str] = frozenset()
+    # Time allowed for each page or wheel (see runtime.limits); None: no limit.
+    budget: limits.Budget | None = None
 
 
 @dataclass(frozen=True)
@@ -119,31 +122,13 @@ def pip_default_index(bundled_wheels: Iterable[Path] = ()) -> str | None:
     return None
 
 
-def pip_config_files(env: Mapping[str, str], site_prefixes: Iterable[Path]) -> list[Path]:
-    """pip's config files in the order pip reads them, later ones winning."""
-    config_file = env.get("PIP_CONFIG_FILE")
-    if config_file == os.devnull:
-        return []  # pip's way of saying: no config files at all
-    xdg_dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
-    files = [Path(d, "pip", "pip.conf") for d in xdg_dirs.split(os.pathsep) if d]
-    files.append(Path("/etc/pip.conf"))
-    home = env.get("HOME")
-    if home and not (config_file and os.path.exists(config_file)):
-        config_home = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-        files += [Path(home, ".pip", "pip.conf"), Path(config_home, "pip", "pip.conf")]
-    files += [Path(prefix, "pip.conf") for prefix in site_prefixes]
-    if config_file:
-        files.append(Path(config_file))
-    return files
-
-
 def index_settings(
     env: Mapping[str, str], *, default_url: str | None, site_prefixes: Iterable[Path] = ()
 ) -> IndexSettings:
     """The index ``pip install`` would read first, with the environment ``env``."""
     sections: dict[str, dict[str, str]] = {"global": {}, "install": {}}
-    for path in pip_config_files(env, site_prefixes):
-        for section, values in _read_pip_config(path).items():
+    for path in pip_config.config_files(env, site_prefixes):
+        for section, values in _read_config(path).items():
             sections[section].update(values)
     # As pip does: every file's [global], then every file's [install] over it.
     values = {**sections["global"], **sections["install"]}
@@ -162,7 +147,13 @@ def index_settings(
         url.rstrip("/"),
         values.get("cert", "").strip() or None,
         frozenset(values.get("trusted-host", "").split()),
+        download_budget(env),
     )
+
+
+def download_budget(env: Mapping[str, str]) -> limits.Budget:
+    """buildpack.toml's download budget, with the overrides ``env`` sets."""
+    return budget_from_env(env, Settings.load(buildpack_root() / "buildpack.toml"))
 
 
 def pip_index(
@@ -187,27 +178,19 @@ def is_secure(url: str, trusted_hosts: frozenset[str]) -> bool:
     if parts.scheme != "http":
         return False
     host = parts.hostname or ""
-    if host == "localhost" or host.startswith("127.") or host == "::1":
+    if transport_policy.is_loopback(host):
         return True
     port = f"{host}:{parts.port}" if parts.port else host
     return host in trusted_hosts or port in trusted_hosts
 
 
-def _read_pip_config(path: Path) -> dict[str, dict[str, str]]:
-    """The [global] and [install] sections of one pip config file."""
-    parser = configparser.RawConfigParser()
+def _read_config(path: Path) -> dict[str, dict[str, str]]:
+    """The [global] and [install] sections, the ones that name indexes."""
     try:
-        with open(path, encoding="utf-8") as f:
-            parser.read_file(f)
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-        raise IndexUnavailable(f"pip's config file {path} could not be read: {exc}") from None
-    return {
-        section: {key.replace("_", "-"): value for key, value in parser.items(section)}
-        for section in ("global", "install")
-        if parser.has_section(section)
-    }
+        sections = pip_config.read(path)
+    except pip_config.PipConfigError as exc:
+        raise IndexUnavailable(str(exc)) from None
+    return {name: sections[name] for name in ("global", "install") if name in sections}
 
 
 # --- finding and fetching ---------------------------------------------------------------
@@ -261,12 +244,37 @@ def choose_wheel(links: Iterable[WheelLink], pin: Pin, interp: Interpreter) -> W
     return best[1]
 
 
-def find_wheel(index: IndexSettings, pin: Pin, interp: Interpreter) -> WheelLink:
+def release_wheels(index: IndexSettings, pin: Pin) -> list[WheelLink]:
+    """Every wheel of the pinned release that the index lists with a sha256."""
     page_url = f"{index.url}/{canonical_name(pin.project)}/"
     data = _read_all(index, page_url, _MAX_PAGE_BYTES)
     text = data.decode("utf-8", "replace")
-    links = parse_simple_page(page_url, text, containing=f"-{pin.version}-")
-    return choose_wheel(links, pin, interp)
+    links = []
+    for link in parse_simple_page(page_url, text, containing=f"-{pin.version}-"):
+        wheel = parse_wheel_name(link.filename)
+        same_project = wheel is not None and canonical_name(wheel.name) == canonical_name(
+            pin.project
+        )
+        if same_project and wheel is not None and wheel.version == pin.version:
+            links.append(link)
+    return links
+
+
+def find_wheel(index: IndexSettings, pin: Pin, interp: Interpreter) -> WheelLink:
+    return choose_wheel(release_wheels(index, pin), pin, interp)
+
+
+def fetch_locked(index: IndexSettings, locked: LockedFile, dest_dir: Path) -> Path:
+    """The file ``locked`` names, from the index, refused unless it is
+    byte for byte the one the buildpack's lock holds the sha256 of."""
+    for link in release_wheels(index, Pin(locked.project, locked.version)):
+        if link.filename == locked.filename:
+            if link.sha256 != locked.sha256:
+                raise IndexUnavailable(
+                    f"the index's {link.filename} is not the file the buildpack locked"
+                )
+            return fetch_wheel(index, link, dest_dir)
+    raise IndexUnavailable(f"the index lists no {locked.filename} with a sha256")
 
 
 def fetch_wheel(index: IndexSettings, link: WheelLink, dest_dir: Path) -> Path:
@@ -349,10 +357,7 @@ def _in_parallel(action: Callable[[T], Path], items: list[T], workers: int = 8) 
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _open(index: IndexSettings, url: str) -> AbstractContextManager[Response]:
-    # Imported here: a build that fetches nothing need not load the transports.
-    from buildpack.runtime import download
-
+def _open(index: IndexSettings, url: str) -> contextlib.AbstractContextManager[Response]:
     if not is_secure(url, index.trusted_hosts):
         raise IndexUnavailable(f"{url} is neither https nor a trusted host")
     return download.fetch_stream(
@@ -361,8 +366,10 @@ def _open(index: IndexSettings, url: str) -> AbstractContextManager[Response]:
         read_timeout=_READ_TIMEOUT,
         retries=_RETRIES,
         backoff=_BACKOFF,
-        transport="urllib",
+        # requests once the buildpack's libraries are importable, urllib before.
+        transport="auto",
         cafile=index.cafile,
+        budget=index.budget,
     )
 
 
@@ -372,8 +379,6 @@ def _read_all(index: IndexSettings, url: str, limit: int) -> bytes:
 
 def _chunks(index: IndexSettings, url: str, limit: int, what: str) -> Iterator[bytes]:
     """The body of ``url``, refused past ``limit`` bytes ("larger than ``what``")."""
-    from buildpack.runtime import download
-
     size = 0
     try:
         with _open(index, url) as response:
@@ -382,5 +387,8 @@ def _chunks(index: IndexSettings, url: str, limit: int, what: str) -> Iterator[b
                 if size > limit:
                     raise IndexUnavailable(f"{url} is larger than {what}")
                 yield chunk
+    except (limits.TooSlow, limits.MirrorTooSlow) as exc:
+        # Not IndexUnavailable: pip, the fallback, would wait on the same index.
+        raise errors.index_too_slow(exc.url, exc.problem) from None
     except download.DownloadError as exc:
         raise IndexUnavailable(f"{exc.url}: {exc.problem}") from None

@@ -15,7 +15,7 @@ Two layouts, both as pip makes them:
 
 Every member is checked against the wheel's own RECORD (sha256 and size)
 and must stay inside its destination. A wheel this cannot install the way
-pip would (headers, data files, a .pth outside a real site-packages)
+pip would (headers, data files, a .pth the caller does not expect)
 raises ``WheelError``; callers then run pip.
 """
 
@@ -82,16 +82,26 @@ def _reading(wheel: Path) -> Iterator[zipfile.ZipFile]:
 
 
 def install_into_prefix(
-    wheel: Path, *, site_packages: Path, scripts_dir: Path, python: str, python_minor: str
+    wheel: Path,
+    *,
+    site_packages: Path,
+    scripts_dir: Path,
+    python: str,
+    python_minor: str,
+    allow_pth: frozenset[str] = frozenset(),
 ) -> list[Path]:
     """Install ``wheel`` into ``site_packages`` with launchers in
     ``scripts_dir`` that run ``python``; return the files written.
+    ``allow_pth`` names the top-level .pth files the caller expects the wheel
+    to have (setuptools' distutils-precedence.pth); any other is refused.
 
     On failure, whatever it wrote is removed again."""
     written: list[tuple[Path, bytes]] = []
     made: list[Path] = []
     try:
-        _install_into_prefix(wheel, site_packages, scripts_dir, python, python_minor, written, made)
+        _install_into_prefix(
+            wheel, site_packages, scripts_dir, python, python_minor, written, made, allow_pth
+        )
     except BaseException:
         for path, _ in written:
             path.unlink(missing_ok=True)
@@ -111,11 +121,11 @@ def _install_into_prefix(
     python_minor: str,
     written: list[tuple[Path, bytes]],
     made: list[Path],
+    allow_pth: frozenset[str] = frozenset(),
 ) -> None:
     with _reading(wheel) as zf:
         dist_info = _dist_info_dir(zf)
-        # A .pth in a real site-packages is read at start-up, as pip makes it.
-        members = list(_verified_members(zf, allow_pth=True))
+        members = list(_verified_members(zf, allow_pth))
         entry_points = _console_scripts(zf, dist_info)
     project = dist_info.split("-", 1)[0]
     if project.lower() == "pip":
@@ -234,7 +244,7 @@ def _record(zf: zipfile.ZipFile, dist_info: str) -> dict[str, tuple[str, str]]:
 
 
 def _verified_members(
-    zf: zipfile.ZipFile, *, allow_pth: bool = False
+    zf: zipfile.ZipFile, allow_pth: frozenset[str] = frozenset()
 ) -> Iterator[tuple[_Member, bytes]]:
     dist_info = _dist_info_dir(zf)
     data_dir = dist_info[: -len(".dist-info")] + ".data"
@@ -263,7 +273,7 @@ def _verified_members(
 
 
 def _place(
-    name: str, data_dir: str, root_is_purelib: bool, allow_pth: bool
+    name: str, data_dir: str, root_is_purelib: bool, allow_pth: frozenset[str] = frozenset()
 ) -> tuple[str, PurePosixPath]:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or "\\" in name or not path.parts:
@@ -274,9 +284,13 @@ def _place(
         raise WheelError(f"the wheel installs {path.parts[1]} files: {name}")
     else:
         scheme, placed = path.parts[1], PurePosixPath(*path.parts[2:])
-    if scheme != "scripts" and placed.suffix == ".pth" and len(placed.parts) == 1 and not allow_pth:
-        # Read only in a site directory: in a --target directory on sys.path
-        # it would silently do nothing.
+    if (
+        scheme != "scripts"
+        and placed.suffix == ".pth"
+        and len(placed.parts) == 1
+        and placed.name not in allow_pth
+    ):
+        # Code run at every interpreter start: pip's business, not ours.
         raise WheelError("the wheel installs a .pth file")
     return scheme, placed
 

@@ -69,9 +69,10 @@ esac
 _pybp_is_web=""
 case "${DYNO:-}" in web.*) _pybp_is_web=1 ;; esac
 
-if [ -n "${WEB_CONCURRENCY:-}" ]; then
+# Set at all, even to "": the app's choice, as on Heroku.
+if [ -n "${WEB_CONCURRENCY+set}" ]; then
   if [ -n "$_pybp_is_web" ]; then
-    echo "Python buildpack: WEB_CONCURRENCY is set to $WEB_CONCURRENCY; leaving it as is." >&2
+    echo "Python buildpack: WEB_CONCURRENCY is set to '$WEB_CONCURRENCY'; leaving it as is." >&2
   fi
 else
   # Each worker needs about 256 MB; more than 2 per core plus one only queues.
@@ -83,7 +84,8 @@ else
     [ "$_pybp_workers" -le "$_pybp_max" ] || _pybp_workers=$_pybp_max
   fi
   export WEB_CONCURRENCY="$_pybp_workers"
-  export WEB_CONCURRENCY_SET_BY="python-buildpack"
+  # Heroku's name for "the buildpack chose it": apps and tools test for it.
+  export WEB_CONCURRENCY_SET_BY="heroku/python"
   if [ -n "$_pybp_is_web" ]; then
     echo "Python buildpack: ${_pybp_mb:-unlimited} MB of memory, $_pybp_cores CPU cores." >&2
     echo "Python buildpack: defaulting WEB_CONCURRENCY to $WEB_CONCURRENCY" \
@@ -106,14 +108,12 @@ export GUNICORN_CMD_ARGS="${GUNICORN_CMD_ARGS---access-logfile -}"
 
 
 def write_profile_scripts(build_dir: Path) -> list[Path]:
-    profile_dir = build_dir / ".profile.d"
-    profile_dir.mkdir(exist_ok=True)
-    written = []
-    for name, text in (
-        (WEB_CONCURRENCY_SCRIPT, WEB_CONCURRENCY_SH),
-        (GUNICORN_SCRIPT, GUNICORN_SH),
-    ):
-        path = profile_dir / name
-        path.write_text(text)
-        written.append(path)
-    return written
+    from buildpack.slug_env.envfiles import write_profile_file
+
+    return [
+        write_profile_file(build_dir, name, text)
+        for name, text in (
+            (WEB_CONCURRENCY_SCRIPT, WEB_CONCURRENCY_SH),
+            (GUNICORN_SCRIPT, GUNICORN_SH),
+        )
+    ]

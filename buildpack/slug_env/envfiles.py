@@ -5,7 +5,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from buildpack.core.context import BuildContext
+from buildpack.app.app_files import dir_for_writing
+from buildpack.core import safe_fs
+from buildpack.core.context import DEFAULT_LANG, BuildContext
 
 _LIB_VARS = (
     ("LD_LIBRARY_PATH", "lib"),
@@ -34,7 +36,7 @@ def export_script(ctx: BuildContext) -> str:
         _prepend_line("PATH", f"{ctx.python_home}/bin"),
         *(_prepend_line(var, f"{ctx.python_home}/{sub}") for var, sub in _LIB_VARS),
         "export PYTHONUNBUFFERED=1",
-        'export LANG="${LANG:-C.UTF-8}"',
+        f'export LANG="${{LANG:-{DEFAULT_LANG}}}"',
         "export PIP_DISABLE_PIP_VERSION_CHECK=1",
         f"export PYTHON_BUILDPACK_HOME={home}",
     ]
@@ -45,13 +47,14 @@ def export_script(ctx: BuildContext) -> str:
 def profile_script(ctx: BuildContext) -> str:
     lines = [
         "# Written by the Python buildpack; runs at every dyno boot.",
+        *(_prepend_line("PATH", entry) for entry in reversed(ctx.profile_path)),
         _prepend_line("PATH", "$HOME/.heroku/python/bin"),
         _prepend_line("LD_LIBRARY_PATH", "$HOME/.heroku/python/lib"),
         _prepend_line("LIBRARY_PATH", "$HOME/.heroku/python/lib"),
         'export PYTHONHOME="$HOME/.heroku/python"',
         "export PYTHONUNBUFFERED=true",
         'export PYTHONPATH="${PYTHONPATH:-$HOME}"',
-        'export LANG="${LANG:-C.UTF-8}"',
+        f'export LANG="${{LANG:-{DEFAULT_LANG}}}"',
         "export PIP_DISABLE_PIP_VERSION_CHECK=1",
     ]
     for key, value in sorted(ctx.profile_env.items()):
@@ -74,10 +77,12 @@ def profile_script(ctx: BuildContext) -> str:
 
 def write(ctx: BuildContext) -> None:
     (ctx.buildpack_dir / "export").write_text(export_script(ctx))
-    profile_dir = ctx.build_dir / ".profile.d"
-    profile_dir.mkdir(exist_ok=True)
-    (profile_dir / "python.sh").write_text(profile_script(ctx))
+    write_profile_file(ctx.build_dir, "python.sh", profile_script(ctx))
 
 
-def profile_path(build_dir: Path) -> Path:
-    return build_dir / ".profile.d" / "python.sh"
+def write_profile_file(build_dir: Path, name: str, text: str) -> Path:
+    """Write ``.profile.d/<name>`` in the app: a link the app committed under
+    that name is replaced, never written through."""
+    path = dir_for_writing(build_dir, ".profile.d") / name
+    safe_fs.write_atomic(path, text)
+    return path

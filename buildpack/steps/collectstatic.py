@@ -99,16 +99,31 @@ def run_collectstatic(ctx: BuildContext) -> str | None:
     rel = manage_py.relative_to(ctx.build_dir).as_posix()
     shown = f"python {rel} collectstatic --noinput"
     ctx.out.step(f"$ {shown}")
-    env = ctx.build_env()
-    # Like `python manage.py ...` typed in the project: the app's own modules
-    # are importable. PYTHONPATH is never taken from a config var.
-    env["PYTHONPATH"] = str(ctx.build_dir)
+    env = ctx.app_code_env()
+    # As Heroku's PYTHONPATH=${PYTHONPATH:-.} in the build directory: the
+    # app's own modules are importable, and a src layout can set PYTHONPATH=src.
+    env["PYTHONPATH"] = env.get("PYTHONPATH") or "."
+
+    def failed(result: proc.Completed) -> errors.BuildError:
+        # Any value but "0", as DISABLE_COLLECTSTATIC (Heroku: "1").
+        if is_disabled_value(ctx.setting("DEBUG_COLLECTSTATIC")):
+            show_environment(ctx, env)
+        return error_for(shown, result.output)
+
     with ctx.report.timed("django_collectstatic"):
         proc.run(
             [ctx.python, rel, "collectstatic", "--noinput", "--traceback"],
             out=ctx.out,
             env=env,
             cwd=ctx.build_dir,
-            on_failure=lambda r: error_for(shown, r.output),
+            on_failure=failed,
         )
     return status
+
+
+def show_environment(ctx: BuildContext, env: dict[str, str]) -> None:
+    """DEBUG_COLLECTSTATIC=1, as Heroku: the environment collectstatic ran
+    with, to debug settings that read it (the log masks URL credentials)."""
+    ctx.out.step("Collectstatic environment variables (DEBUG_COLLECTSTATIC is set):")
+    for name in sorted(env):
+        ctx.out.info(f"{name}={env[name]}")

@@ -6,7 +6,7 @@ import os
 import stat
 from typing import Literal
 
-from buildpack.core import errors, proc
+from buildpack.core import errors, proc, safe_fs
 from buildpack.core.context import BuildContext
 
 HookName = Literal["pre_compile", "post_compile"]
@@ -27,6 +27,10 @@ def hook_command(script_path: str, first_bytes: bytes) -> list[str]:
 def run_hook(ctx: BuildContext, name: HookName) -> bool:
     """Run BUILD_DIR/bin/<name> if the app has one; True if it ran."""
     script = ctx.build_dir / "bin" / name
+    if os.path.lexists(script) and not safe_fs.resolves_inside(ctx.build_dir, script):
+        # Never run, read or chmod a file outside the app as the app's hook.
+        target = os.readlink(script) if script.is_symlink() else os.path.realpath(script)
+        raise errors.app_file_outside_app(f"bin/{name}", target)
     present = script.is_file()
     ctx.report.set(f"{name}_hook", present)
     if not present:
@@ -42,7 +46,7 @@ def run_hook(ctx: BuildContext, name: HookName) -> bool:
         proc.run(
             command,
             out=ctx.out,
-            env=ctx.build_env(),
+            env=ctx.app_code_env(),
             cwd=ctx.build_dir,
             on_failure=lambda r: errors.hook_failed(name, r.returncode, r.output),
         )

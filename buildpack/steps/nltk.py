@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from buildpack.app import installed
+from buildpack.app.app_files import check_inside_app
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext
 
@@ -69,6 +71,9 @@ def download_corpora(ctx: BuildContext) -> str | None:
     if not installed.has_any(ctx.build_python_home, "nltk"):
         return None
     nltk_txt = ctx.build_dir / NLTK_FILE
+    if os.path.lexists(nltk_txt):
+        # Its contents are quoted in the log: never a file from outside the app.
+        check_inside_app(ctx.build_dir, NLTK_FILE)
     if not nltk_txt.is_file():
         ctx.out.step("NLTK is installed, but there is no nltk.txt: not downloading any corpora")
         ctx.report.set("nltk_downloader", "skipped-no-nltk-file")

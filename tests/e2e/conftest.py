@@ -8,11 +8,17 @@ from pathlib import Path
 import pytest
 
 from tests.support import sandbox
-from tests.support.builds import require_namespaces
+from tests.support.builds import require_namespaces, use_pipless_python
 from tests.support.fault_server import FaultServer
-from tests.support.lockfiles import LockedApps
 from tests.support.loopback_index import build_requirements, locked_requirements, make_index
 from tests.support.runtime_mirror import RuntimeArchive
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pipless_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python3 every build runs bin/* with unless it says otherwise: a
+    venv of the host Python without pip (see tests/support/builds.py)."""
+    return use_pipless_python(tmp_path_factory.mktemp("pipless-python"))
 
 
 @pytest.fixture(autouse=True)
@@ -28,14 +34,6 @@ def warm_cache(
     """A cache with the buildpack's libraries but no runtime (see sandbox.warm_cache)."""
     require_namespaces()
     return sandbox.warm_cache(tmp_path_factory, runtime_archive.version, mirror_url)
-
-
-@pytest.fixture(scope="session")
-def locked_apps(
-    tmp_path_factory: pytest.TempPathFactory, runtime_archive: RuntimeArchive
-) -> LockedApps:
-    """Fixture apps with lockfiles made by the real tools, once per session."""
-    return LockedApps(tmp_path_factory.mktemp("locked-apps"), runtime_archive.version)
 
 
 @pytest.fixture(scope="session")

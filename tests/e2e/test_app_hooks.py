@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-import yaml
 
-from tests.support.builds import ROOT, build_and_run, build_env, copy_fixture
+from tests.support.builds import bin_report, build_and_run, build_env, copy_fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -34,16 +30,6 @@ def app_with_hooks(tmp_path, version, *, pre=PRE_COMPILE, post=POST_COMPILE):
     return app, env_dir
 
 
-def report(cache_dir) -> dict:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bin" / "report"), "b", str(cache_dir), "e"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return yaml.safe_load(out.stdout)
-
-
 def test_hooks_run_with_config_vars_and_the_apps_python(tmp_path, runtime_archive, mirror_url):
     app, env_dir = app_with_hooks(tmp_path, runtime_archive.version)
     result = build_and_run(
@@ -62,7 +48,7 @@ def test_hooks_run_with_config_vars_and_the_apps_python(tmp_path, runtime_archiv
     assert out.index("bin/pre_compile hook") < out.index("Installing Python")
     assert out.index("Installing dependencies") < out.index("bin/post_compile hook")
     assert "hello-from-config\npost_compile python /app/.heroku/python\n" in out
-    fields = report(tmp_path / "cache")
+    fields = bin_report(tmp_path / "cache")
     assert fields["pre_compile_hook"] is True
     assert fields["post_compile_hook"] is True
     assert "post_compile_hook_duration" in fields
@@ -83,4 +69,4 @@ def test_failing_hook_fails_the_build_and_says_which(
     assert f" !     Error: The bin/{failing} hook failed" in result.stderr
     assert "exited with status 7" in result.stderr
     assert "Traceback" not in result.log
-    assert report(tmp_path / "cache")["failure_reason"] == f"hooks::{failing}"
+    assert bin_report(tmp_path / "cache")["failure_reason"] == f"hooks::{failing}"

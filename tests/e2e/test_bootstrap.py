@@ -1,45 +1,62 @@
-"""The buildpack's own dependencies on a host python3 without pip."""
+"""The buildpack's own dependencies on a host python3 without pip.
+
+Every e2e build runs bin/compile with a pip-less python3 first on PATH (the
+session fixture in conftest.py); this test follows one such host from its
+first build to the next.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import shutil
 
 import pytest
 
-from tests.support.builds import build_and_run, build_env, copy_fixture, require_namespaces
+from buildpack.core.settings import buildpack_root
+from buildpack.selfdeps import locate
+from tests.support.builds import (
+    build_and_run,
+    build_env,
+    copy_fixture,
+    read_report,
+    require_namespaces,
+)
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def pipless_python(tmp_path_factory):
-    """A python3 like heroku-24's: no pip, no requests, no zstandard."""
-    venv = tmp_path_factory.mktemp("pipless")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    probe = subprocess.run(
-        [str(venv / "bin/python3"), "-c", "import pip"], capture_output=True, text=True
-    )
-    assert probe.returncode != 0, "the venv must not have pip"
-    return venv / "bin"
-
-
-def test_compile_bootstraps_from_the_runtime_on_a_pipless_host(
-    tmp_path, runtime_archive, mirror_url, pipless_python
-):
+def test_compile_bootstraps_on_a_pipless_host(tmp_path, runtime_archive, mirror_url):
     require_namespaces()
     app = copy_fixture("pip_app", tmp_path, python_version=runtime_archive.version)
     cache = tmp_path / "cache"
     env = build_env(BUILDPACK_S3_BASE_URL=mirror_url)
-    env["PATH"] = f"{pipless_python}:{env['PATH']}"
-    first = build_and_run(app, cache, tmp_path / "env", env=env)
+    build_dir = tmp_path / "build_first"
+    first = build_and_run(app, cache, tmp_path / "env", env=env, build_dir=build_dir)
     assert first.returncode == 0, first.log
     assert "Installing the buildpack's own dependencies" in first.stdout
-    # Installed for the pip-less interpreter's tag, from the runtime's bundled pip.
+    # Installed for the pip-less interpreter's tag.
     deps = list((cache / ".heroku/buildpack-deps").iterdir())
     assert len(deps) == 1 and (deps[0] / "zstandard").is_dir() and (deps[0] / "yaml").is_dir()
     assert "RESPONSE: Hello from /app/.heroku/python" in first.stdout
+    # Nothing but the standard library until they arrive: urllib and the zstd
+    # tool; they come from the index (the fast path), beside the build.
+    report = read_report(cache)
+    assert report["python_download_transport"] == "urllib"
+    assert report["buildpack_dependencies_source"] == "index"
+    assert "Could not fetch them from the index" not in first.stdout
+    assert "Downloaded with urllib and the zstd tool" in first.stdout
+    # bin/release (which gets no CACHE_DIR) is told where they are.
+    note = locate._note(buildpack_root(), build_dir)
+    assert note.read_text() == str(deps[0])
+    note.unlink()
 
+    # Without the cached runtime, the second build downloads it again: now
+    # with requests, from the libraries the first build installed.
+    shutil.rmtree(cache / ".heroku/python")
+    (cache / ".heroku/cache.json").unlink()
     second = build_and_run(app, cache, tmp_path / "env", env=env)
     assert second.returncode == 0, second.log
     assert "Installing the buildpack's own dependencies" not in second.stdout
+    report = read_report(cache)
+    assert report["python_download_transport"] == "requests"
+    assert report["buildpack_dependencies_source"] == "cache"
+    assert "Downloaded with urllib" not in second.stdout

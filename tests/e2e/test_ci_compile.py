@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-import yaml
 
 from tests.e2e.staging import run_staged
-from tests.support.builds import ROOT, build_env, copy_fixture
+from tests.support.builds import bin_report, build_env, copy_fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -20,6 +16,8 @@ echo "=== tests"
 cd "$BUILD_DIR"
 /app/.heroku/python/bin/python -c "import iniconfig, django; print('test deps ok')"
 test ! -e "$BUILD_DIR/staticfiles" && echo "no staticfiles"
+echo "=== release"
+"$BUILDPACK/bin/release" "$BUILD_DIR"
 """
 
 
@@ -27,7 +25,8 @@ def test_test_compile_installs_test_requirements_and_skips_collectstatic(
     tmp_path, runtime_archive, mirror_url
 ):
     app = copy_fixture("django_app", tmp_path, python_version=runtime_archive.version)
-    (app / "requirements-test.txt").write_text("iniconfig==2.3.1\n")
+    # A PostgreSQL driver among the test dependencies, for bin/release to find.
+    (app / "requirements-test.txt").write_text("iniconfig==2.3.1\npsycopg2-binary==2.9.13\n")
     result = run_staged(
         app,
         tmp_path / "cache",
@@ -40,10 +39,8 @@ def test_test_compile_installs_test_requirements_and_skips_collectstatic(
     assert "collectstatic --noinput" not in result.stdout
     assert "test deps ok\n" in result.stdout
     assert "no staticfiles\n" in result.stdout
-    report = subprocess.run(
-        [sys.executable, str(ROOT / "bin" / "report"), "b", str(tmp_path / "cache"), "e"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert yaml.safe_load(report.stdout)["django_collectstatic"] == "skipped-ci"
+    # bin/release through its shebang, with the build's pip-less python3,
+    # found the driver in the build's Python.
+    release = result.stdout.split("=== release\n", 1)[1]
+    assert release == "---\naddons:\n- heroku-postgresql\n", result.log
+    assert bin_report(tmp_path / "cache")["django_collectstatic"] == "skipped-ci"

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-import yaml
 
-from tests.support.builds import ROOT, build_and_run, build_env, copy_fixture
+from tests.support.builds import ROOT, bin_report, build_and_run, build_env, copy_fixture
 
 pytestmark = pytest.mark.e2e
 
 CHECK_SLUG = str(ROOT / "scripts" / "check-slug")
 STATIC_MARKER = "django-app-static-marker"
-
-
-def build_report(cache_dir) -> dict:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bin" / "report"), "build", str(cache_dir), "env"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return yaml.safe_load(out.stdout)
 
 
 def test_static_files_are_collected_and_served_after_relocation(
@@ -54,7 +40,7 @@ def test_static_files_are_collected_and_served_after_relocation(
     assert f"RESPONSE: body {{ color: #0c4b33; }} /* {STATIC_MARKER} */" in result.stdout, (
         result.log
     )
-    report = build_report(tmp_path / "cache")
+    report = bin_report(tmp_path / "cache")
     assert report["django_collectstatic"] == "enabled"
     assert report["django_collectstatic_duration"] > 0
 
@@ -75,7 +61,7 @@ def test_django_without_static_root_fails_with_a_clear_message(
     assert 'STATIC_ROOT = BASE_DIR / "staticfiles"' in result.stderr
     assert "DISABLE_COLLECTSTATIC=1" in result.stderr
     assert "=== relocate" not in result.stdout
-    assert build_report(tmp_path / "cache")["failure_reason"] == (
+    assert bin_report(tmp_path / "cache")["failure_reason"] == (
         "collectstatic-improper-configuration"
     )
 
@@ -95,4 +81,4 @@ def test_disable_collectstatic_config_var(tmp_path, runtime_archive, mirror_url)
     assert result.returncode == 0, result.log
     assert "Skipping Django collectstatic since DISABLE_COLLECTSTATIC is set" in result.stdout
     assert "NOTHING_COLLECTED" in result.stdout
-    assert build_report(tmp_path / "cache")["django_collectstatic"] == "disabled-env-var"
+    assert bin_report(tmp_path / "cache")["django_collectstatic"] == "disabled-env-var"

@@ -10,6 +10,12 @@ Timeouts and retries are made small with BUILDPACK_DOWNLOAD_* variables, so
 the stalled transfer is measured against the configured read timeout, not
 against this machine's speed. download.py's unit tests cover the same faults
 for both transports and both zstd decompressors.
+
+The builds start from a warm cache (the buildpack's own libraries are there,
+so the download uses them), and the stall, reset and corrupt cases also from
+a cold one: a first build on a pip-less host, whose python3 can import
+neither requests nor zstandard, downloads with urllib and the zstd tool
+while it fetches those libraries.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.archives import add_dir, add_file, add_symlink, tar_bytes, zstd
-from tests.support.builds import BuildResult, assert_clean_failure
+from tests.support.builds import BuildResult, assert_clean_failure, read_report
 from tests.support.fault_server import Fault, FaultServer
 from tests.support.runtime_mirror import RuntimeArchive
 from tests.support.sandbox import CHECK_AND_FINGERPRINT, FINGERPRINT, Sandbox
@@ -46,8 +52,30 @@ def mirror(runtime_archive: RuntimeArchive) -> Iterator[FaultServer]:
 
 
 @pytest.fixture
-def box(tmp_path: Path, runtime_archive: RuntimeArchive, warm_cache: Path) -> Sandbox:
-    return Sandbox.create(tmp_path, python_version=runtime_archive.version, cache_from=warm_cache)
+def cache_kind() -> str:
+    """The cache a build starts from; BOTH_CACHES runs a test with each."""
+    return "warm"
+
+
+# Cold and warm: the two ways the runtime is downloaded and decompressed.
+BOTH_CACHES = pytest.mark.parametrize("cache_kind", ["cold", "warm"])
+# How each downloads the runtime (the report's python_download_transport).
+TRANSPORT = {"cold": "urllib", "warm": "requests"}
+
+
+@pytest.fixture
+def box(
+    tmp_path: Path,
+    runtime_archive: RuntimeArchive,
+    request: pytest.FixtureRequest,
+    cache_kind: str,
+) -> Sandbox:
+    """The build's directories, on a warm cache or an empty one."""
+    cache_from = request.getfixturevalue("warm_cache") if cache_kind == "warm" else None
+    box = Sandbox.create(tmp_path, python_version=runtime_archive.version, cache_from=cache_from)
+    has_deps = bool(list(box.cache.glob(".heroku/buildpack-deps/*/.complete")))
+    assert has_deps == (cache_kind == "warm")
+    return box
 
 
 def archive_path(runtime_archive: RuntimeArchive) -> str:
@@ -93,14 +121,16 @@ def test_two_503s_then_200_builds_an_app_that_serves(
     assert len(lines) == 2, result.log
     assert all("the server answered HTTP 503" in line for line in lines), lines
     assert mirror.hits[path] == 3
+    assert read_report(box.cache)["python_download_transport"] == "requests"
     assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
     assert "Traceback" not in result.log
     box.assert_relocated_app_untouched(result)
     box.assert_nothing_written_outside()
 
 
+@BOTH_CACHES
 def test_connection_reset_mid_body_is_retried(
-    box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive
+    box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive, cache_kind: str
 ) -> None:
     path = archive_path(runtime_archive)
     mirror.add(path, Fault("reset", after=4 * 1024 * 1024))
@@ -110,6 +140,7 @@ def test_connection_reset_mid_body_is_retried(
     assert len(lines) == 1, result.log
     assert "connection" in lines[0], lines
     assert mirror.hits[path] == 2
+    assert read_report(box.cache)["python_download_transport"] == TRANSPORT[cache_kind]
     assert "Traceback" not in result.log
     box.assert_relocated_app_untouched(result)
     box.assert_nothing_written_outside()
@@ -134,12 +165,14 @@ def test_a_moved_mirror_is_followed_through_redirects(
 # --- faults that end the build, cleanly ---------------------------------------------------
 
 
+@BOTH_CACHES
 def test_stalled_transfer_fails_after_the_configured_read_timeout(
     box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive
 ) -> None:
     path = archive_path(runtime_archive)
-    # The server stalls 10 s (its maximum), far longer than the 1 s read timeout.
-    mirror.add(path, Fault("stall", after=1024 * 1024, seconds=10, times=None))
+    # The server stalls until the test ends. With one retry there are two
+    # requests whatever the machine's load, and the last one timed out.
+    mirror.add(path, Fault("stall", after=1024 * 1024, times=None))
     env = box.env(
         BUILDPACK_S3_BASE_URL=mirror.url,
         BUILDPACK_DOWNLOAD_READ_TIMEOUT="1",
@@ -154,12 +187,13 @@ def test_stalled_transfer_fails_after_the_configured_read_timeout(
 
 
 def test_unreachable_mirror(box: Sandbox, runtime_archive: RuntimeArchive) -> None:
+    # Bound and never listening, held for the whole build: connecting is
+    # refused, and no other process can take the port meanwhile.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    # Closed again: nothing listens, so connecting is refused.
-    env = box.env(BUILDPACK_S3_BASE_URL=f"http://127.0.0.1:{port}", **FAST_RETRIES)
-    result = box.compile(env)
+        env = box.env(BUILDPACK_S3_BASE_URL=f"http://127.0.0.1:{port}", **FAST_RETRIES)
+        result = box.compile(env)
     assert_failed_cleanly(box, result, "Could not download the Python runtime")
     assert "connection refused (tried 4 times)" in result.stderr, result.log
     assert len(retry_lines(result)) == 3
@@ -186,10 +220,11 @@ def test_truncated_archive(
     data = runtime_archive.path.read_bytes()
     serve_instead(mirror, runtime_archive, data[: len(data) // 2])
     result = box.compile(box.env(BUILDPACK_S3_BASE_URL=mirror.url, **FAST_RETRIES))
-    assert_failed_cleanly(box, result, "The Python runtime archive is damaged")
+    assert_failed_cleanly(box, result, "The Python runtime archive is invalid")
     assert retry_lines(result) == []
 
 
+@BOTH_CACHES
 def test_corrupt_zstd_frame(
     box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive
 ) -> None:
@@ -198,7 +233,7 @@ def test_corrupt_zstd_frame(
     data[middle : middle + 64] = bytes(64)
     serve_instead(mirror, runtime_archive, bytes(data))
     result = box.compile(box.env(BUILDPACK_S3_BASE_URL=mirror.url, **FAST_RETRIES))
-    assert_failed_cleanly(box, result, "The Python runtime archive is damaged")
+    assert_failed_cleanly(box, result, "The Python runtime archive is invalid")
     assert "zstd data is corrupt" in result.stderr, result.log
 
 
@@ -251,3 +286,61 @@ def test_archive_with_a_path_traversal_entry_is_refused(
     assert "Nothing from it was installed" in result.stderr
     assert not (box.root / "escaped.txt").exists()
     assert not list(box.root.rglob("escaped.txt"))
+
+
+# --- a mirror or an index that trickles ---------------------------------------------------
+# Headers, then a byte every half second: within the read timeout, so only the
+# time budget ends the download. The test releases the trickle when the build
+# is over, so no server thread is left waiting on a client that is gone.
+
+
+def test_a_trickling_mirror_fails_within_the_configured_budget(
+    box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive
+) -> None:
+    path = archive_path(runtime_archive)
+    trickle = Fault("trickle", after=64 * 1024, seconds=0.5, times=None)
+    mirror.add(path, trickle)
+    # As a Heroku app sets it: 1.5 s an attempt, no retry after 1.5 s.
+    (box.env_dir / "CURL_TIMEOUT").write_text("1.5")
+    try:
+        result = box.compile(box.env(BUILDPACK_S3_BASE_URL=mirror.url, **FAST_RETRIES))
+    finally:
+        trickle.release.set()
+    assert_failed_cleanly(box, result, "The runtime mirror is too slow")
+    assert "the mirror is too slow: the download did not finish in the time allowed" in (
+        result.stderr
+    ), result.log
+    assert "(1.5 seconds per attempt, 3 seconds in all; tried 2 times)" in result.stderr
+    assert len(retry_lines(result)) == 1
+    assert mirror.hits[path] == 2
+    assert read_report(box.cache)["failure_reason"] == "install-python::too-slow"
+
+
+def test_a_trickling_index_fails_the_build_within_the_budget(
+    box: Sandbox, tmp_path_factory: pytest.TempPathFactory, file_mirror_url: str
+) -> None:
+    """The pinned pip's index page trickles. pip, the usual fallback when the
+    index cannot be used, would wait on the same index: the build stops."""
+    page = "/simple/pip/"
+    trickle = Fault("trickle", body=b"<html>" + b" " * 10_000, after=10, seconds=0.5, times=None)
+    with FaultServer(tmp_path_factory.mktemp("trickling-index")) as index:
+        index.add(page, trickle)
+        env = box.env(
+            # A file:// mirror for the runtime: only the index is slow.
+            BUILDPACK_S3_BASE_URL=file_mirror_url,
+            PIP_INDEX_URL=index.url + "/simple",
+            BUILDPACK_DOWNLOAD_TIMEOUT="1.5",
+            BUILDPACK_DOWNLOAD_TOTAL_TIMEOUT="1.5",
+        )
+        try:
+            result = box.compile(env)
+        finally:
+            trickle.release.set()
+    assert result.returncode == 1, result.log
+    assert_clean_failure(result, "The package index is too slow")
+    assert page in result.stderr and "the mirror is too slow" in result.stderr, result.log
+    assert "using the bundled pip" not in result.stdout
+    assert index.hits[page] == 1
+    assert read_report(box.cache)["failure_reason"] == "install-package-manager::index-too-slow"
+    box.assert_app_untouched()
+    box.assert_nothing_written_outside()

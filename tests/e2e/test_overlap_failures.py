@@ -96,7 +96,7 @@ def test_a_stalled_mirror_fails_the_build_while_uv_is_being_fetched(
 ):
     box = _box(tmp_path, warm_cache, locked_apps, "uv")
     # The archive stalls after its first megabyte, past the read timeout, twice.
-    mirror.add(f"/{runtime_archive.name}", Fault("stall", after=1 << 20, seconds=10, times=None))
+    mirror.add(f"/{runtime_archive.name}", Fault("stall", after=1 << 20, times=None))
     result = _compile(box, mirror, index, BUILDPACK_DOWNLOAD_READ_TIMEOUT="2")
     _assert_failed_cleanly(box, result, "Could not download the Python runtime", "uv")
     assert "no data arrived for 2 seconds (tried 2 times)" in result.stderr, result.log

@@ -67,5 +67,5 @@ def test_package_manager_files_problems_stop_the_build(tmp_path, cache_dir, file
     # Stopped before installing anything.
     assert "Installing Python" not in result.stdout
     if len(files) > 1:
-        assert "  requirements.txt\n" in result.stderr.replace(" !     ", "")
-        assert "  uv.lock\n" in result.stderr.replace(" !     ", "")
+        assert "  requirements.txt\n" in result.plain_stderr.replace(" !     ", "")
+        assert "  uv.lock\n" in result.plain_stderr.replace(" !     ", "")

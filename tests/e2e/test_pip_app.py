@@ -30,6 +30,11 @@ def test_pip_app_relocates_and_serves(
     assert "entrypoints with /app shebangs:" in result.stdout
     assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
     assert "Traceback" not in result.log
+    # A first build: the index serves the buildpack's libraries and pip; an
+    # http mirror is read with urllib until those libraries are there.
+    report = read_report(tmp_path / "cache")
+    assert report["python_download_transport"] == ("urllib" if mirror == "http" else "file")
+    assert report["buildpack_dependencies_source"] == "index"
 
 
 def test_missing_version_is_not_a_network_error(tmp_path, mirror_url):

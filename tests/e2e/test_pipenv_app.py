@@ -6,6 +6,7 @@ import pytest
 
 from tests.e2e.staging import run_staged
 from tests.support.builds import (
+    ROOT,
     assert_clean_failure,
     build_and_run,
     require_namespaces,
@@ -15,13 +16,28 @@ from tests.support.slug_checks import (
     TEST_COMPILE,
     Built,
     assert_dev_group_installed,
+    assert_install_skipped,
     assert_installed_into_runtime,
     assert_tool_outside_runtime,
     build_locked_app,
+    check_command,
+    rebuild_unchanged,
     report,
 )
 
 pytestmark = pytest.mark.e2e
+
+RUN_PROCFILE_WEB = ROOT / "tests" / "support" / "run-procfile-web"
+
+
+# After check_command(): the Procfile's `web: pipenv run gunicorn app:app`, as
+# a dyno starts it, and where Pipenv and its venv are.
+_PIPENV_AT_RUN_TIME = r"""
+"$2"
+echo "PIPENV: $(command -v pipenv)"
+echo "VIRTUAL_ENV: $VIRTUAL_ENV"
+sed 's/^/PYVENV: /' /app/.heroku/python/pipenv/venv/pyvenv.cfg
+"""
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +45,8 @@ def pipenv_build(tmp_path_factory, locked_apps, mirror_url) -> Built:
     """One build of the Pipenv app; its cache (with Pipenv in it) is reused below."""
     require_namespaces()
     work = tmp_path_factory.mktemp("pipenv-build")
-    return build_locked_app(locked_apps, work, "pipenv", mirror_url)
+    command = check_command(_PIPENV_AT_RUN_TIME, str(RUN_PROCFILE_WEB))
+    return build_locked_app(locked_apps, work, "pipenv", mirror_url, command=command)
 
 
 def test_pipenv_app_relocates_and_serves(pipenv_build, locked_apps):
@@ -46,6 +63,34 @@ def test_pipenv_app_relocates_and_serves(pipenv_build, locked_apps):
     assert fields["package_manager"] == "pipenv"
     assert fields["pipenv_version"] == version
     assert_tool_outside_runtime(pipenv_build.cache, "pipenv", version)
+
+
+def test_unchanged_rebuild_skips_the_install(pipenv_build, locked_apps, mirror_url):
+    """Before the tests below change the module's cache: the same app again."""
+    again = rebuild_unchanged(locked_apps, pipenv_build, mirror_url)
+    assert f"Using cached Pipenv {locked_apps.settings.tools['pipenv']}" in again.stdout
+    assert_install_skipped(again, pipenv_build.cache, "pipenv")
+
+
+def test_pipenv_run_in_the_procfile_serves_from_app(pipenv_build):
+    """As on Heroku: Pipenv is in the slug, on PATH, and `pipenv run` uses the runtime."""
+    result = pipenv_build.result
+    assert result.returncode == 0, result.log
+    assert "Warning: The Procfile uses" not in result.stderr
+    assert "PROCFILE WEB: pipenv run gunicorn app:app" in result.stdout, result.log
+    assert "PROCFILE RESPONSE: Hello from /app/.heroku/python (PIPENV_ACTIVE=1)" in result.stdout, (
+        result.log
+    )
+    assert "PIPENV: /app/.heroku/python/pipenv/bin/pipenv" in result.stdout
+    assert "VIRTUAL_ENV: /app/.heroku/python" in result.stdout
+    # The venv was made in BUILD_DIR through /app, and names /app only.
+    assert "PYVENV: home = /app/.heroku/python/bin" in result.stdout
+    pyvenv = [line for line in result.stdout.splitlines() if line.startswith("PYVENV: ")]
+    assert all("/tmp/" not in line for line in pyvenv), pyvenv
+    assert (
+        "Relocation check: no file under .heroku/python refers to the build directory."
+        in result.stdout
+    ), result.log
 
 
 def test_stale_pipfile_lock_fails_clearly(tmp_path, pipenv_build, locked_apps, mirror_url):

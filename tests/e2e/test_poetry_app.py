@@ -16,9 +16,11 @@ from tests.support.slug_checks import (
     TEST_COMPILE,
     Built,
     assert_dev_group_installed,
+    assert_install_skipped,
     assert_installed_into_runtime,
     assert_tool_outside_runtime,
     build_locked_app,
+    rebuild_unchanged,
     report,
 )
 
@@ -56,6 +58,13 @@ def test_poetry_app_relocates_and_serves(poetry_build, locked_apps):
     [dist] = site.glob("poetry-*.dist-info")
     assert (dist / "INSTALLER").read_text() == f"{wheel_install.INSTALLER_NAME}\n"
     assert not list(site.glob("pip-*.dist-info"))
+
+
+def test_unchanged_rebuild_skips_the_install(poetry_build, locked_apps, mirror_url):
+    """Before the tests below change the module's cache: the same app again."""
+    again = rebuild_unchanged(locked_apps, poetry_build, mirror_url)
+    assert f"Using cached Poetry {locked_apps.settings.tools['poetry']}" in again.stdout
+    assert_install_skipped(again, poetry_build.cache, "poetry")
 
 
 def test_stale_poetry_lock_fails_clearly(tmp_path, poetry_build, locked_apps, mirror_url):

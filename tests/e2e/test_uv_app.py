@@ -18,9 +18,11 @@ from tests.support.lockfiles import make_lock_stale
 from tests.support.slug_checks import (
     TEST_COMPILE,
     assert_dev_group_installed,
+    assert_install_skipped,
     assert_installed_into_runtime,
     build_locked_app,
     check_command,
+    rebuild_unchanged,
     report,
 )
 
@@ -49,6 +51,9 @@ def test_uv_app_relocates_and_serves(tmp_path, locked_apps, mirror_url):
     # This uv writes /app shebangs itself: nothing for the buildpack to repair.
     assert not _REWROTE.search(result.stdout), result.stdout
     assert fields.get("shebangs_fixed", 0) == 0
+
+    again = rebuild_unchanged(locked_apps, built, mirror_url)
+    assert_install_skipped(again, cache, "uv")
 
 
 def test_uv_issue_11048_build_dir_shebangs_are_repaired(tmp_path, locked_apps, mirror_url):

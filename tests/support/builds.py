@@ -5,21 +5,26 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 BUILD_AND_RUN = ROOT / "scripts" / "build-and-run"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -32,16 +37,93 @@ class BuildResult:
     def log(self) -> str:
         return self.stdout + self.stderr
 
+    @property
+    def plain_stderr(self) -> str:
+        """stderr without the colour codes of the error and warning blocks."""
+        return _ANSI.sub("", self.stderr)
+
 
 def require_namespaces() -> None:
-    """Relocation tests need root and unshare; say why when they cannot run."""
+    """Relocation tests need root and unshare; say why when they cannot run.
+
+    Under CI=true a missing precondition fails the test instead: CI must not
+    pass with every end-to-end test skipped.
+    """
+    problem = namespace_problem()
+    if problem is not None:
+        cannot_run(problem)
+
+
+def namespace_problem() -> str | None:
+    """Why builds cannot run in a private mount namespace here, or None."""
     if os.geteuid() != 0:
-        pytest.skip("relocation tests need root to mount a tmpfs on /app")
+        return "relocation tests need root to mount a tmpfs on /app"
+    if shutil.which("unshare") is None:
+        return "unshare(1) is not installed (util-linux)"
     probe = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True
     )
     if probe.returncode != 0:
-        pytest.skip(f"cannot create a mount namespace: {probe.stderr.decode().strip()}")
+        return f"cannot create a mount namespace: {probe.stderr.decode().strip()}"
+    return None
+
+
+def cannot_run(why: str) -> None:
+    """Skip the test, or fail it under CI=true."""
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(f"CI=true, and an end-to-end test cannot run: {why}", pytrace=False)
+    pytest.skip(why)
+
+
+# --- the python3 that bin/* run with --------------------------------------------------
+
+# bin/compile, bin/test-compile, bin/release and bin/report start with
+# `#!/usr/bin/env -S python3 -I`: the first python3 on PATH runs the buildpack.
+# Builds put one of these first:
+# - "pipless": a venv of the host Python made --without-pip (made once per
+#   session, see use_pipless_python), like the python3 of Heroku's images.
+#   Nothing the test runner installed (pip, requests, zstandard, PyYAML) can
+#   leak into the build: what the buildpack needs, it must fetch.
+# - "runner": the interpreter running the tests, with all of those; only for
+#   tests of a host python3 that has pip, which say so.
+HostPython = Literal["pipless", "runner"]
+_PIPLESS_BIN: list[Path] = []
+# What a pip-less python3 must not be able to import.
+RUNNER_ONLY_MODULES = ("pip", "requests", "zstandard", "yaml", "urllib3")
+
+
+def make_pipless_python(dest: Path) -> Path:
+    """A --without-pip venv of the host Python in ``dest``; its bin directory.
+    Checked: none of RUNNER_ONLY_MODULES can be imported from it."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True)
+    bin_dir = dest / "bin"
+    probe = "import importlib.util as u, sys; print(*[m for m in sys.argv[1:] if u.find_spec(m)])"
+    found = subprocess.run(
+        [str(bin_dir / "python3"), "-I", "-c", probe, *RUNNER_ONLY_MODULES],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert found == [], f"the pip-less python3 can import {found}"
+    return bin_dir
+
+
+def use_pipless_python(dest: Path) -> Path:
+    """Make the pip-less python3 (once per session) that build_env puts first on PATH."""
+    if not _PIPLESS_BIN:
+        _PIPLESS_BIN.append(make_pipless_python(dest))
+    return _PIPLESS_BIN[0]
+
+
+def host_python_bin(which: HostPython) -> Path:
+    """The directory whose python3 bin/* will run with."""
+    if which == "runner":
+        return Path(sys.executable).parent
+    if not _PIPLESS_BIN:
+        raise RuntimeError(
+            "no pip-less python3 yet: the e2e session fixture (tests/e2e/conftest.py) makes it"
+        )
+    return _PIPLESS_BIN[0]
 
 
 def read_report(cache_dir: Path) -> dict:
@@ -59,11 +141,39 @@ def copy_fixture(name: str, dest: Path, *, python_version: str | None = None) ->
     return app
 
 
-def build_env(**extra: str) -> dict[str, str]:
+def build_env(*, host_python: HostPython = "pipless", **extra: str) -> dict[str, str]:
+    """The environment of a build: the runner's, with ``host_python``'s python3
+    first on PATH (see HostPython), the heroku-24 stack, and ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST"))}
+    env.pop("VIRTUAL_ENV", None)
     env.update({"STACK": "heroku-24", "PYTHONUNBUFFERED": "1"})
+    env["PATH"] = f"{host_python_bin(host_python)}{os.pathsep}{env.get('PATH', os.defpath)}"
     env.update(extra)
     return env
+
+
+def run_bin(
+    script: str, *args: str | Path, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """bin/<script> through its shebang, as the platform runs it: with the
+    python3 that ``env`` puts first on PATH (see build_env)."""
+    return subprocess.run(
+        [str(ROOT / "bin" / script), *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def bin_report(cache_dir: Path, *, env: dict[str, str] | None = None) -> dict:
+    """bin/report's YAML for the last build in ``cache_dir``, parsed."""
+    import yaml
+
+    result = run_bin("report", "build", cache_dir, "env", env=env or build_env())
+    assert result.returncode == 0 and result.stderr == "", result
+    return yaml.safe_load(result.stdout)
 
 
 def _invocation(
@@ -184,6 +294,14 @@ class RunningBuild:
         if not found:
             pytest.fail(f"no bin/compile process under {self.popen.pid}:\n{self.log}")
         return found[-1]
+
+    def running(self, program: str) -> bool:
+        """Whether a process of ``program`` (its file name) runs in the build now."""
+        return any(
+            Path(cmd[0]).name == program
+            for cmd in map(_cmdline, _descendants(self.popen.pid))
+            if cmd
+        )
 
     def signal_compile(self, signum: int) -> None:
         os.kill(self.compile_pid(), signum)

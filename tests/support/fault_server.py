@@ -11,26 +11,37 @@ them), in the order they were added; then the path is served normally again.
         download(server.url + "/a.tar.zst")
         assert server.hits["/a.tar.zst"] == 3
 
-Every wait is bounded: stalls end after ``MAX_STALL_SECONDS`` or when the
-server stops, idle connections time out, and stopping joins all threads.
+``credentials=(user, password)`` makes it answer 401 to any request without
+them as HTTP basic auth; ``tls=(certfile, keyfile)`` serves https. Every
+Authorization header it receives is kept in ``authorizations``.
+
+A stall lasts until the test calls ``release_stalls()`` or the server stops,
+never for a fixed time: a loaded machine cannot make a stall end before the
+test is done with it. Idle connections time out, and stopping ends every
+stall and joins all threads.
 """
 
 from __future__ import annotations
 
+import base64
 import collections
 import socket
+import ssl
 import struct
 import threading
+import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
 
-MAX_STALL_SECONDS = 10.0
 _CHUNK = 256 * 1024
 
-Kind = Literal["status", "reset", "stall", "truncate", "redirect", "body"]
+Kind = Literal["status", "reset", "stall", "truncate", "redirect", "body", "trickle"]
+
+# A trickle that nobody releases still ends: a bound for a test that forgot to.
+_MAX_TRICKLE_SECONDS = 120.0
 
 
 @dataclass
@@ -41,41 +52,64 @@ class Fault:
     - ``reset``: send the headers and ``after`` body bytes, then reset (RST).
     - ``truncate``: the same, but close the connection normally (FIN): the
       body is shorter than its Content-Length.
-    - ``stall``: send ``after`` bytes, wait ``seconds``, then send the rest.
+    - ``stall``: send ``after`` bytes, then wait until the test calls
+      ``release_stalls()`` (send the rest) or the server stops (send nothing).
     - ``redirect``: answer ``status`` (default 302 here) to ``location``.
     - ``body``: answer ``status`` (200 unless given) with ``body`` instead of the file.
+    - ``trickle``: send the headers and ``after`` bytes, then one byte every
+      ``seconds`` (never the whole body) until the test sets ``release``, the
+      client is gone or the server stops; then close the connection.
     """
 
     kind: Kind
     times: int | None = 1
     status: int | None = None
     after: int = 0
-    seconds: float = 0.0
     location: str = ""
     body: bytes = b""
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 class FaultServer:
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        credentials: tuple[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.root = Path(root).resolve()
         self.hits: collections.Counter[str] = collections.Counter()
+        self.authorizations: list[str] = []
+        self._expected_auth = (
+            "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
+            if credentials
+            else None
+        )
+        self._tls = tls
         # Requests in the middle of a stall right now (a client that gave up
         # early is gone while the stall still runs).
         self.stalling = 0
         self._faults: dict[str, list[Fault]] = collections.defaultdict(list)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._unstall = threading.Event()  # set by release_stalls() and by stopping
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         assert self._server is not None, "the server is not running"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def add(self, path: str, fault: Fault) -> None:
         with self._lock:
             self._faults[path].append(fault)
+
+    def release_stalls(self) -> None:
+        """Let every stalled request, and any later one, send the rest of its body."""
+        self._unstall.set()
 
     def clear(self) -> None:
         with self._lock:
@@ -85,6 +119,10 @@ class FaultServer:
     def __enter__(self) -> FaultServer:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
+        if self._tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self._tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -93,10 +131,11 @@ class FaultServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
+        self._unstall.set()
         assert self._server is not None and self._thread is not None
         self._server.shutdown()
         self._server.server_close()  # joins the request threads
-        self._thread.join(timeout=MAX_STALL_SECONDS)
+        self._thread.join()
 
     def _next_fault(self, path: str) -> Fault | None:
         with self._lock:
@@ -141,6 +180,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
         owner = self.server.owner
+        authorization = self.headers.get("Authorization")
+        if authorization is not None:
+            owner.authorizations.append(authorization)
+        if owner._expected_auth is not None and authorization != owner._expected_auth:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="test"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         fault = owner._next_fault(path)
         if fault is None:
             self._serve_file(path)
@@ -152,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind == "redirect":
             location = fault.location
             if location.startswith("/"):
-                location = f"http://127.0.0.1:{self.server.server_address[1]}{location}"
+                location = f"{owner.url}{location}"
             self.send_response(fault.status or 302)
             self.send_header("Location", location)
             self.send_header("Content-Length", "0")
@@ -215,11 +263,32 @@ class _Handler(BaseHTTPRequestHandler):
             with owner._lock:
                 owner.stalling += 1
             try:
-                stopped = owner._stop.wait(min(fault.seconds, MAX_STALL_SECONDS))
+                owner._unstall.wait()
             finally:
                 with owner._lock:
                     owner.stalling -= 1
-            if not stopped:
+            if not owner._stop.is_set():
                 self._write(data[after:])
+        elif fault.kind == "trickle":
+            self._trickle(fault, data[after:])
         elif fault.kind != "truncate":
             raise ValueError(f"unknown fault kind {fault.kind!r}")
+
+    def _trickle(self, fault: Fault, rest: bytes) -> None:
+        owner = self.server.owner
+        with owner._lock:
+            owner.stalling += 1
+        try:
+            # Never the last byte: the transfer cannot finish by trickling.
+            ends = time.monotonic() + _MAX_TRICKLE_SECONDS
+            for i in range(max(len(rest) - 1, 0)):
+                if fault.release.wait(fault.seconds) or owner._stop.is_set():
+                    return
+                if time.monotonic() > ends:
+                    return
+                if not self._write(rest[i : i + 1]):
+                    return  # the client gave up
+                self.wfile.flush()
+        finally:
+            with owner._lock:
+                owner.stalling -= 1

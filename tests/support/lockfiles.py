@@ -22,7 +22,7 @@ from pathlib import Path
 from pip._internal.models.index import PyPI
 
 from buildpack.core.settings import Settings, buildpack_root
-from tests.support.builds import build_env, copy_fixture
+from tests.support.builds import HostPython, build_env, copy_fixture
 from tests.support.loopback_index import only_this_index
 
 # Poetry's default source asks the index for per-package JSON, which the
@@ -80,12 +80,16 @@ class LockedApps:
     def home(self) -> Path:
         return self.root / "home"
 
-    def build_env(self, **extra: str) -> dict[str, str]:
-        """The environment for builds of these apps (and for locking them)."""
-        env = build_env(HOME=str(self.home), **extra)
+    def build_env(self, *, host_python: HostPython = "pipless", **extra: str) -> dict[str, str]:
+        """The environment for builds of these apps (and, with the runner's
+        python3, for locking them)."""
+        env = build_env(host_python=host_python, HOME=str(self.home), **extra)
         if self.index_url is not None:
             env = only_this_index(env, self.index_url, self.root)
         return env
+
+    def _tool_env(self) -> dict[str, str]:
+        return self.build_env(host_python="runner")
 
     def app(
         self, fixture: str, dest: Path, manager: str, *, tool_version: str | None = None
@@ -130,13 +134,13 @@ class LockedApps:
         if manager == "uv":
             # The wheel carries the binary, as in the build.
             args = [*pip, "install", *quiet, "--no-deps", "--only-binary=:all:"]
-            _run([*args, "--target", str(dest), f"uv=={version}"], env=self.build_env())
+            _run([*args, "--target", str(dest), f"uv=={version}"], env=self._tool_env())
         else:
-            _run([sys.executable, "-m", "venv", "--without-pip", str(dest)], env=self.build_env())
+            _run([sys.executable, "-m", "venv", "--without-pip", str(dest)], env=self._tool_env())
             python = str(dest / "bin" / "python")
             _run(
                 [*pip, "--python", python, "install", *quiet, f"{manager}=={version}"],
-                env=self.build_env(),
+                env=self._tool_env(),
             )
         program = dest / "bin" / manager
         if not program.exists():
@@ -145,9 +149,14 @@ class LockedApps:
 
     # --- locking ------------------------------------------------------------------
 
+    def lock(self, app: Path, manager: str) -> Path:
+        """Lock any app directory with ``manager`` at the version the build uses."""
+        self._lock(app, manager, self.settings.tools[manager])
+        return app / LOCKFILES[manager]
+
     def _lock(self, app: Path, manager: str, version: str) -> None:
         program = str(self.tool(manager, version))
-        env = self.build_env()
+        env = self._tool_env()
         caches = self.root / "caches"
         if manager == "uv":
             env.update(

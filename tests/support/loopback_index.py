@@ -39,6 +39,8 @@ def build_requirements(*tools: str) -> list[str]:
     libraries, the app's requirements), and each of ``tools`` at its pin."""
     pins = Settings.load(TOML).tools
     wanted = [f"pip=={pins['pip']}", *requirements(read_pins(TOML))]
+    # Preinstalled for pip and Pipenv apps on Python 3.10-3.12.
+    wanted.append(f"setuptools=={pins['setuptools']}")
     wanted += (FIXTURES / "pip_app" / "requirements.txt").read_text().split()
     return wanted + [f"{tool}=={pins[tool]}" for tool in tools]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,3 +29,16 @@ def pack_host_runtime(mirror_dir: Path, *, ubuntu: str = "24") -> RuntimeArchive
     version = ".".join(map(str, sys.version_info[:3]))
     path = pack_runtime(Path(sys.base_prefix), mirror_dir, version=version, ubuntu=ubuntu)
     return RuntimeArchive(path, version, path.with_name(path.name + ".sha256"), mirror_dir)
+
+
+def publish_as(archive: RuntimeArchive, mirror_dir: Path, *, ubuntu: str) -> RuntimeArchive:
+    """The same archive in ``mirror_dir`` under the name of another Ubuntu
+    release (its contents do not depend on it), with a .sha256 to match."""
+    mirror_dir.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"-ubuntu-\d+\.04-", f"-ubuntu-{ubuntu}.04-", archive.name)
+    path = mirror_dir / name
+    shutil.copyfile(archive.path, path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    sha256 = path.with_name(name + ".sha256")
+    sha256.write_text(f"{digest}  {name}\n")
+    return RuntimeArchive(path, archive.version, sha256, mirror_dir)

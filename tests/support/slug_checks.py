@@ -26,8 +26,9 @@ echo "HEROKU_DIR: $(ls -A /app/.heroku | tr '\n' ' ')"
 """
 
 
-def check_command() -> list[str]:
-    return ["bash", "-euo", "pipefail", "-c", _WHERE, "check", str(CHECK_SLUG)]
+def check_command(then: str = "", *args: str) -> list[str]:
+    """The checks above, then the bash lines ``then`` (their "$2"... are ``args``)."""
+    return ["bash", "-euo", "pipefail", "-c", _WHERE + then, "check", str(CHECK_SLUG), *args]
 
 
 def report(cache_dir: Path) -> dict:
@@ -64,11 +65,14 @@ def assert_dev_group_installed(stdout: str) -> None:
 class Built:
     result: BuildResult
     cache: Path
+    app: Path
 
 
-def build_locked_app(locked_apps, work: Path, manager: str, mirror_url: str) -> Built:
+def build_locked_app(
+    locked_apps, work: Path, manager: str, mirror_url: str, command: list[str] | None = None
+) -> Built:
     """Build tests/fixtures/<manager>_app with a lockfile made at test time,
-    relocate it and run check_command(); keep the cache for later builds."""
+    relocate it and run ``command`` (check_command()); keep the cache for later builds."""
     app = locked_apps.app(f"{manager}_app", work, manager)
     cache = work / "cache"
     result = build_and_run(
@@ -77,9 +81,34 @@ def build_locked_app(locked_apps, work: Path, manager: str, mirror_url: str) -> 
         work / "env",
         # The HOME the lockfile was made with (see tests/support/lockfiles.py).
         env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
+        command=command or check_command(),
+    )
+    return Built(result, cache, app)
+
+
+def rebuild_unchanged(locked_apps, built: Built, mirror_url: str) -> BuildResult:
+    """The same app again, on the cache ``built`` left, in a new build
+    directory: the installer must not run (see assert_install_skipped)."""
+    return build_and_run(
+        built.app,
+        built.cache,
+        built.cache.parent / "env",
+        env=locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url),
         command=check_command(),
     )
-    return Built(result, cache)
+
+
+def assert_install_skipped(result: BuildResult, cache: Path, manager: str) -> None:
+    """An unchanged rebuild: cache reused, tool and installer not run, app served."""
+    assert result.returncode == 0, result.log
+    assert "-----> Skipping dependency installation" in result.stdout, result.log
+    assert "Installing dependencies using" not in result.stdout, result.log
+    assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
+    assert_installed_into_runtime(result.stdout)
+    fields = report(cache)
+    assert fields["cache_status"] == "reused"
+    assert fields["dependencies_install_skipped"] is True
+    assert fields[f"{manager}_install_source"] == "cache"
 
 
 def assert_tool_outside_runtime(cache: Path, tool: str, version: str) -> Path:

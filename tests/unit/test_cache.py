@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,11 @@ from buildpack.cache.cache import (
     discard_reasons,
     parse_metadata,
 )
-from buildpack.cache.cache_lock import CacheLock
+from buildpack.cache.cache_lock import FileLock
 from buildpack.package_managers import pip, pip_seed, requirements_files
+from buildpack.selfdeps import wheel_install
 from tests.unit.ctx_factory import Captured, make_ctx
+from tests.unit.wheel_factory import write_pip_lock
 
 KEY = CacheKey(
     stack="heroku-24",
@@ -105,13 +108,39 @@ def test_several_reasons_are_all_given():
     ]
 
 
-def test_pipenv_dev_dependencies_change_is_a_reason_but_not_for_uv():
+def test_dev_dependencies_change_is_a_reason():
     pipenv = _key(package_manager="pipenv", package_manager_version="1", dependency_files={})
     assert discard_reasons(pipenv, _key(**{**pipenv.__dict__, "install_dev": True})) == [
         "The build now installs development dependencies"
     ]
-    uv = _key(package_manager="uv", package_manager_version="1", dependency_files={})
-    assert discard_reasons(uv, _key(**{**uv.__dict__, "install_dev": True})) == []
+
+
+@pytest.mark.parametrize(("manager", "kept"), [("pipenv", True), ("pip", True), ("uv", False)])
+def test_dev_dependencies_are_part_of_the_key_only_for_installers_that_never_uninstall(
+    tmp_path, manager, kept
+):
+    from buildpack.package_managers import installer_for
+
+    captured = _ctx(tmp_path, install_dev=True)
+    for name in ("requirements.txt", "Pipfile.lock", "uv.lock"):
+        (captured.ctx.build_dir / name).write_text("{}\n")
+    key = cache_key.build_key(captured.ctx, manager, installer_for(manager), "3.13.5")
+    # uv and Poetry sync away what a CI build added: the same tree serves both.
+    assert key.install_dev is kept
+
+
+def test_every_key_field_discards_the_cache_when_it_changes():
+    import dataclasses
+
+    for f in dataclasses.fields(cache_key.CacheKey):
+        before = getattr(KEY, f.name)
+        after = (
+            (not before)
+            if isinstance(before, bool)
+            else ({"x": "1"} if isinstance(before, dict) else f"{before}-changed")
+        )
+        changed = dataclasses.replace(KEY, **{f.name: after})
+        assert discard_reasons(KEY, changed), f"a change of {f.name} went unnoticed"
 
 
 @pytest.mark.parametrize(
@@ -240,7 +269,7 @@ def _build(captured: Captured, *, app_refs: tuple[str, ...] = ()) -> BuildCache:
     """One build's cache use: open, restore, (install,) save."""
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     if not ctx.build_python_home.exists():
         _fake_home(ctx.build_python_home)
     session.skip_install(ctx, pip)
@@ -279,7 +308,7 @@ def test_first_build_is_empty_then_reused_by_rename(tmp_path):
     _new_build_dir(captured, "build2")
     session = BuildCache.open(ctx)
     assert session.previous_python_version == "3.13.5"
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.REUSED
     assert "-----> Restoring cache" in captured.stdout.getvalue()
     # Taken by rename: the cache holds neither tree nor metadata until save.
@@ -364,7 +393,7 @@ def test_another_buildpacks_cache_is_discarded_but_its_version_is_sticky(tmp_pat
     (ctx.cache_dir / ".heroku" / "python-version").write_text("python-3.12.8\n")
     session = BuildCache.open(ctx)
     assert session.previous_python_version == "3.12.8"
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.12.8"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.12.8"))
     assert session.status == cache.DISCARDED
     assert session.reasons == ["The cache was written by another Python buildpack"]
     session.lock.release()
@@ -376,7 +405,7 @@ def test_metadata_without_tree_is_dropped(tmp_path):
     (ctx.cache_dir / ".heroku").mkdir(parents=True)
     (ctx.cache_dir / cache.METADATA).write_text(_meta().to_json())
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.EMPTY
     assert not (ctx.cache_dir / cache.METADATA).exists()
     session.lock.release()
@@ -389,7 +418,7 @@ def test_leftovers_of_killed_saves_are_removed(tmp_path):
     heroku = ctx.cache_dir / ".heroku"
     _fake_home(heroku / ".python.saving-999999", "half")
     (heroku / ".python.old-999999").mkdir()
-    (heroku / "cache.json.tmp-999999").write_text("{")
+    (heroku / ".cache.json.tmp-9a8b7c6d5e4f").write_text("{")
     _new_build_dir(captured, "build2")
     session = _build(captured)
     assert session.status == cache.REUSED
@@ -401,7 +430,7 @@ def test_restore_repoints_install_records_to_the_new_build_dir(tmp_path):
     ctx = captured.ctx
     old_build = os.fspath(ctx.build_dir)
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     _fake_home(ctx.build_python_home)
     site = ctx.build_python_home / "lib/python3.13/site-packages"
     (site / "__editable__.app-0.1.pth").write_text(f"{old_build}/src\n")
@@ -412,7 +441,7 @@ def test_restore_repoints_install_records_to_the_new_build_dir(tmp_path):
 
     _new_build_dir(captured, "build2")
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.REUSED
     pth = ctx.build_python_home / "lib/python3.13/site-packages/__editable__.app-0.1.pth"
     assert pth.read_text() == f"{ctx.build_dir}/src\n"
@@ -431,7 +460,7 @@ def _skips_after(tmp_path: Path, change) -> bool:
     ctx = captured.ctx
     change(ctx)
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     try:
         return session.skip_install(ctx, pip)
     finally:
@@ -452,7 +481,7 @@ def test_upgrade_setting_always_runs_the_installer(tmp_path):
     _new_build_dir(captured, "build2")
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.REUSED
     assert not session.skip_install(ctx, pip)
     session.lock.release()
@@ -460,14 +489,18 @@ def test_upgrade_setting_always_runs_the_installer(tmp_path):
 
 def test_an_installer_may_opt_out_of_skipping(tmp_path):
     class NeverSkip:
+        SETTINGS_PREFIXES = pip.SETTINGS_PREFIXES
         SKIP_INSTALL_WHEN_UNCHANGED = False
+        install_tool = staticmethod(pip.install_tool)
+        install_dependencies = staticmethod(pip.install_dependencies)
+        install_inputs = staticmethod(pip.install_inputs)
 
     captured = _ctx(tmp_path)
     _build(captured)
     _new_build_dir(captured, "build2")
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert not session.skip_install(ctx, NeverSkip())
     session.lock.release()
 
@@ -479,7 +512,7 @@ def test_editable_requirement_never_skips(tmp_path):
     _new_build_dir(captured, "build2")
     ctx = captured.ctx
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.REUSED
     assert not session.skip_install(ctx, pip)
     session.lock.release()
@@ -493,10 +526,10 @@ def test_pip_config_file_is_an_input(tmp_path):
     (tmp_path / "c.txt").write_text("six<2\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_CONFIG_DIRS": str(tmp_path / "none")}
     captured = _ctx(tmp_path, environ=env)
-    first = install_inputs.compute(captured.ctx, "pip", "3.13.5")
+    first = install_inputs.compute(captured.ctx, "pip", pip, "3.13.5")
     assert str(conf) in first.files and str(tmp_path / "c.txt") in first.files
     (tmp_path / "c.txt").write_text("six<1.17\n")
-    assert install_inputs.compute(captured.ctx, "pip", "3.13.5").digest != first.digest
+    assert install_inputs.compute(captured.ctx, "pip", pip, "3.13.5").digest != first.digest
 
 
 # --- filesystems, the lock ---------------------------------------------------------
@@ -522,7 +555,7 @@ def test_cache_on_another_filesystem_is_copied_both_ways(tmp_path):
         assert ctx.report.fields["cache_files_linked"] == 0
         _new_build_dir(captured, "build2")
         session = BuildCache.open(ctx)
-        session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+        session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
         assert session.status == cache.REUSED
         # Copied, so the cache is still whole (and still described) meanwhile.
         assert (ctx.cache_dir / cache.TREE / "bin" / "python").is_file()
@@ -534,13 +567,13 @@ def test_cache_on_another_filesystem_is_copied_both_ways(tmp_path):
 def test_a_busy_cache_is_waited_for_then_bypassed(tmp_path):
     captured = _ctx(tmp_path, config={"BUILDPACK_CACHE_LOCK_TIMEOUT": "0.3"})
     ctx = captured.ctx
-    other = CacheLock(ctx.cache_dir / cache.LOCK)
+    other = FileLock(ctx.cache_dir / cache.LOCK)
     assert other.acquire(0)
     try:
         session = BuildCache.open(ctx)
         assert session.status == cache.BYPASSED
         assert session.previous_python_version is None
-        session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+        session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
         _fake_home(ctx.build_python_home)
         session.save(ctx, app_refs=set())
     finally:
@@ -555,7 +588,7 @@ def test_a_busy_cache_is_waited_for_then_bypassed(tmp_path):
 def test_the_lock_is_free_after_save_and_taken_by_the_next_build(tmp_path):
     captured = _ctx(tmp_path)
     _build(captured)
-    probe = CacheLock(captured.ctx.cache_dir / cache.LOCK)
+    probe = FileLock(captured.ctx.cache_dir / cache.LOCK)
     assert probe.acquire(0)
     probe.release()
 
@@ -593,38 +626,101 @@ def _empty_home(tmp_path: Path, like: Path) -> Path:
     return home
 
 
-def test_pip_seed_round_trip_is_exactly_pips_files(tmp_path, app_python_home):
+@pytest.fixture
+def pip_lock(tmp_path: Path, app_python_home: Path) -> Path:
+    """A lock of the pip the test venv has: the one this Python bundles."""
+    version = _pip_version(app_python_home)
+    [wheel] = Path(sysconfig.get_path("stdlib")).glob(f"ensurepip/_bundled/pip-{version}-*.whl")
+    lock_dir = tmp_path / "lock"
+    lock_dir.mkdir()
+    write_pip_lock(lock_dir, version, wheel)
+    return lock_dir
+
+
+def test_pip_seed_round_trip_is_exactly_pips_files(tmp_path, app_python_home, pip_lock):
     version = _pip_version(app_python_home)
     cache_dir = tmp_path / "cache"
     # The venv's scripts run the venv's python: it is the "app" home here.
     assert pip_seed.save(cache_dir, app_python_home, app_python_home, version)
     home = _empty_home(tmp_path, app_python_home)
-    assert pip_seed.restore(cache_dir, home, app_python_home, version)
+    assert pip_seed.restore(cache_dir, home, app_python_home, version, lock_dir=pip_lock)
     assert pip.installed_pip_version(home) == version
     site = next(home.glob("lib/python3*/site-packages"))
     original = next(app_python_home.glob("lib/python3*/site-packages"))
     for path in (site / "pip").rglob("*.py"):
         assert path.read_bytes() == (original / path.relative_to(site)).read_bytes()
     assert os.access(home / "bin" / "pip", os.X_OK)
+    # Its RECORD is written anew: every file it lists is one restored.
+    record = next(site.glob("pip-*.dist-info")) / "RECORD"
+    listed = {row.split(",")[0] for row in record.read_text().splitlines()}
+    assert all((site / path).exists() for path in listed)
+    assert not list((site / "pip").rglob("*.pyc"))  # bytecode is never taken from the seed
     # A second restore into a home that has pip does nothing and keeps the seed.
-    assert not pip_seed.restore(cache_dir, home, app_python_home, version)
+    assert not pip_seed.restore(cache_dir, home, app_python_home, version, lock_dir=pip_lock)
     assert pip_seed.seed_dir(cache_dir, version, site.parent.name, app_python_home).is_dir()
 
 
-def test_a_tampered_pip_seed_is_dropped(tmp_path, app_python_home):
+def _tamper_file(path: Path, extra: str) -> None:
+    text = path.read_text()
+    path.unlink()  # the seed may share the file with the venv: replace, never edit
+    path.write_text(text + extra)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["module", "module-and-record", "launcher", "added-module", "planted-bytecode-only"],
+)
+def test_a_tampered_pip_seed_is_dropped(tmp_path, app_python_home, pip_lock, tamper):
+    """The seed's own RECORD proves nothing (whoever changed a file could
+    change it too): the lock, outside CACHE_DIR, decides."""
     version = _pip_version(app_python_home)
     cache_dir = tmp_path / "cache"
     assert pip_seed.save(cache_dir, app_python_home, app_python_home, version)
     site = next(app_python_home.glob("lib/python3*/site-packages"))
     seed = pip_seed.seed_dir(cache_dir, version, site.parent.name, app_python_home)
-    target = seed / "files" / site.relative_to(app_python_home) / "pip" / "__init__.py"
-    text = target.read_text()
-    target.unlink()  # the seed may share the file with the venv: replace, never edit
-    target.write_text(text + "\n# changed\n")
+    files = seed / "files"
+    seed_site = files / site.relative_to(app_python_home)
+    init = seed_site / "pip" / "__init__.py"
+    if tamper in ("module", "module-and-record"):
+        _tamper_file(init, "\nimport os\n")
+    if tamper == "module-and-record":
+        record = next(seed_site.glob("pip-*.dist-info")) / "RECORD"
+        rows = record.read_text().splitlines()
+        fixed = wheel_install.record_hash(init.read_bytes())
+        size = init.stat().st_size
+        _tamper_file(record, "")
+        record.write_text(
+            "\n".join(
+                f"pip/__init__.py,{fixed},{size}" if r.startswith("pip/__init__.py,") else r
+                for r in rows
+            )
+            + "\n"
+        )
+    if tamper == "launcher":
+        _tamper_file(files / "bin" / "pip", "import os; os.system('id')\n")
+    if tamper == "added-module":
+        (seed_site / "sitecustomize.py").write_text("import os\n")
+    if tamper == "planted-bytecode-only":
+        # Bytecode is never restored, so a planted .pyc cannot run: the seed is usable.
+        (seed_site / "pip" / "__pycache__").mkdir(exist_ok=True)
+        (seed_site / "pip" / "__pycache__" / "evil.cpython-311.pyc").write_bytes(b"x")
     home = _empty_home(tmp_path, app_python_home)
-    assert not pip_seed.restore(cache_dir, home, app_python_home, version)
+    restored = pip_seed.restore(cache_dir, home, app_python_home, version, lock_dir=pip_lock)
+    if tamper == "planted-bytecode-only":
+        assert restored and not list(home.rglob("*.pyc"))
+        return
+    assert not restored
     assert not seed.exists()
-    assert not list(home.rglob("*.py"))
+    assert not list(home.rglob("*.py")) and not list((home / "bin").iterdir())
+
+
+def test_a_pip_seed_the_lock_cannot_vouch_for_is_not_used(tmp_path, app_python_home):
+    version = _pip_version(app_python_home)
+    cache_dir = tmp_path / "cache"
+    assert pip_seed.save(cache_dir, app_python_home, app_python_home, version)
+    home = _empty_home(tmp_path, app_python_home)
+    # The buildpack's own lock has pip 26.x, not the venv's pip.
+    assert not pip_seed.restore(cache_dir, home, app_python_home, version)
 
 
 def test_no_seed_from_scripts_that_run_another_python(tmp_path, app_python_home):
@@ -644,7 +740,7 @@ def test_an_unusable_cache_dir_is_bypassed_not_fatal(tmp_path):
     ctx.cache_dir.mkdir()
     (ctx.cache_dir / ".heroku").write_text("not a directory")
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     _fake_home(ctx.build_python_home)
     session.save(ctx, app_refs=set())
     assert session.status == cache.BYPASSED
@@ -667,7 +763,7 @@ def test_a_restore_that_fails_midway_builds_without_the_cache(tmp_path, monkeypa
     monkeypatch.setattr(cache.cache_tree, "same_filesystem", lambda a, b: False)
     monkeypatch.setattr(cache.cache_tree, "move_tree", no_space)
     session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", "3.13.5"))
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     assert session.status == cache.BYPASSED
     assert not ctx.build_python_home.exists()  # no half-restored runtime left
     assert "No space left on device" in captured.stderr.getvalue()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 import tomllib
 
 from buildpack.app import stack
-from buildpack.core import config_vars, errors, mini_toml, proc
+from buildpack.core import config_vars, errors, mini_toml, proc, redact, report
 from buildpack.core.output import Output
 from buildpack.core.settings import Settings, buildpack_root
 
@@ -35,7 +37,7 @@ def test_settings_load_has_every_supported_minor_pinned():
     assert s.default_minor in s.supported_minors
     for minor in s.supported_minors:
         assert s.latest_patch[minor].startswith(minor + ".")
-    assert set(s.tools) == {"pip", "uv", "poetry", "pipenv"}
+    assert set(s.tools) == {"pip", "uv", "poetry", "pipenv", "setuptools"}
 
 
 def test_env_dir_reads_values_and_skips_protected_and_invalid(tmp_path):
@@ -160,3 +162,68 @@ def test_proc_line_filter_changes_log_not_capture():
 def test_buildpack_root_is_repo():
     assert (buildpack_root() / "bin" / "compile").is_file()
     assert isinstance(buildpack_root(), Path)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://u:pw@h.example/s", "https://****@h.example/s"),
+        ("see http://token@127.0.0.1:8/x, then", "see http://****@127.0.0.1:8/x, then"),
+        ("'https://u:p@ss@h.example/s'", "'https://****@h.example/s'"),
+        ("git+https://u:pw@git.example/r.git#egg=x", "git+https://****@git.example/r.git#egg=x"),
+        ("a@b.example and https://h.example/p@q", "a@b.example and https://h.example/p@q"),
+        ("no urls here", "no urls here"),
+    ],
+)
+def test_redact_text_hides_every_urls_userinfo(text, shown):
+    assert redact.redact_text(text) == shown
+
+
+def test_redact_url():
+    assert redact.redact_url("https://u:p%40@h.example:8/s?q#f") == "https://****@h.example:8/s?q#f"
+    assert redact.redact_url("https://h.example/s") == "https://h.example/s"
+
+
+def test_output_and_report_hide_credentials_wherever_they_come_from():
+    stdout, stderr = io.StringIO(), io.StringIO()
+    out = Output(stdout, stderr)
+    secret = "http://deploy:hunter2@127.0.0.1:9/simple"
+    out.step(f"Looking in {secret}")
+    out.info(f"Download failed ({secret}); retrying")
+    out.tool_line(f"  pip says {secret}")
+    out.warning("w", secret)
+    out.error(errors.runtime_download_failed(secret, "HTTP 500"))
+    r = report.Report()
+    r.set("failure_detail", secret)
+    r.set("cache_discard_reasons", [secret])
+    text = stdout.getvalue() + stderr.getvalue() + repr(r.fields)
+    assert "hunter2" not in text and "deploy" not in text
+    assert text.count("http://****@127.0.0.1:9/simple") == 7
+
+
+def test_config_var_values_are_never_printed(tmp_path):
+    """bin/compile names the config vars it skips, never their values; nor
+    does a failed build's log or report show any config var."""
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    for name, value in {
+        "SECRET_KEY": "s3cret-key",
+        "PIP_INDEX_URL": "https://u:s3cret-pw@index.example/simple",
+        "PYTHONHOME": "s3cret-home",
+        "bad name": "s3cret-bad",
+    }.items():
+        (env_dir / name).write_text(value)
+    app = tmp_path / "app"
+    app.mkdir()  # no requirements.txt: fails before installing anything
+    env = {"PATH": os.environ["PATH"], "STACK": "heroku-24", "PIP_NO_INDEX": "1"}
+    result = subprocess.run(
+        [sys.executable, str(buildpack_root() / "bin" / "compile"), app, tmp_path / "c", env_dir],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Not exporting config var 'PYTHONHOME'" in result.stdout
+    saved = (tmp_path / "c" / report.REPORT_PATH).read_text()
+    assert "s3cret" not in result.stdout + result.stderr + saved

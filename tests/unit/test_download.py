@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import os
 import socket
 import struct
@@ -13,9 +15,11 @@ import pytest
 
 from buildpack.core import errors
 from buildpack.core.output import Output
-from buildpack.runtime import download
+from buildpack.core.report import Report
+from buildpack.runtime import download, transport_policy
 from tests.support.archives import small_runtime_tar, write_with_sha256, zstd
 from tests.support.fault_server import Fault, FaultServer
+from tests.support.tls import self_signed_cert
 
 NAME = "python-3.13.1-ubuntu-24.04-amd64.tar.zst"
 PATH = f"/{NAME}"
@@ -145,8 +149,9 @@ def test_short_body_is_retried(server: FaultServer, dest: Path, transport: str) 
 def test_stall_mid_body_fails_with_a_clear_error(
     server: FaultServer, dest: Path, transport: str, zstd_path: str
 ) -> None:
-    # The server stalls far longer (10 s) than the read timeout (0.5 s).
-    server.add(PATH, Fault("stall", after=100_000, seconds=10, times=None))
+    # The server stalls until the test ends. With one retry there are two
+    # requests whatever the machine's load, and the last one timed out.
+    server.add(PATH, Fault("stall", after=100_000, times=None))
     log = Log()
     with pytest.raises(errors.BuildError) as info:
         fetch(
@@ -166,19 +171,23 @@ def test_stall_mid_body_fails_with_a_clear_error(
 
 
 def test_stall_once_then_success(server: FaultServer, dest: Path) -> None:
-    server.add(PATH, Fault("stall", after=100_000, seconds=10))
-    fetch(server.url + PATH, dest, read_timeout=0.5)
+    server.add(PATH, Fault("stall", after=100_000))
+    log = Log()
+    # Long enough that the request after the stall cannot time out on a loaded machine.
+    fetch(server.url + PATH, dest, log, read_timeout=3)
     assert_installed(dest)
     assert server.hits[PATH] == 2
+    [retry] = log.retry_lines()
+    assert "no data arrived for 3 seconds" in retry, retry
 
 
 def test_unreachable_port(dest: Path, transport: str) -> None:
-    with socket.socket() as sock:
+    log = Log()
+    # Bound and never listening, held for the whole download: connecting is
+    # refused, and no other process can take the port meanwhile.
+    with socket.socket() as sock, pytest.raises(errors.BuildError) as info:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    # Nothing listens on the port now: connecting is refused.
-    log = Log()
-    with pytest.raises(errors.BuildError) as info:
         fetch(f"http://127.0.0.1:{port}{PATH}", dest, log, retries=1, transport=transport)
     assert info.value.reason == "install-python::download"
     assert "connection refused" in info.value.cause
@@ -394,3 +403,138 @@ def test_fetch_stream_not_found(server: FaultServer) -> None:
     ):
         pass
     assert server.hits["/nothing"] == 1
+
+
+# --- credentials and the transport policy ------------------------------------------------
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_printed(
+    mirror: Path, dest: Path, transport: str
+) -> None:
+    """urllib read "user:password@host" as a host with a bad port; requests
+    sent the credentials. Both must, and the log must not show them."""
+    with FaultServer(mirror, credentials=("deploy", "s3cr@t/pw")) as server:
+        server.add(PATH, Fault("status", status=503))
+        host = server.url.removeprefix("http://")
+        log = Log()
+        fetch(f"http://deploy:s3cr%40t%2Fpw@{host}{PATH}", dest, log, transport=transport)
+    assert_installed(dest)
+    assert server.authorizations and set(server.authorizations) == {
+        "Basic " + base64.b64encode(b"deploy:s3cr@t/pw").decode()
+    }
+    text = log.stdout.getvalue() + log.stderr.getvalue()
+    assert "retrying" in text and "s3cr" not in text
+
+
+def test_a_failure_with_credentials_shows_them_masked(mirror: Path, dest: Path) -> None:
+    with FaultServer(mirror, credentials=("deploy", "hunter2")) as server:
+        server.add(PATH, Fault("status", status=500, times=None))
+        url = server.url.replace("http://", "http://deploy:hunter2@") + PATH
+        log = Log()
+        with pytest.raises(errors.BuildError) as info:
+            fetch(url, dest, log, retries=1)
+    log.out.error(info.value)
+    report = Report()
+    report.set("failure_detail", f"{info.value.cause} {info.value.detail}")
+    shown = log.stdout.getvalue() + log.stderr.getvalue() + json.dumps(report.fields)
+    assert "http://****@127.0.0.1:" in shown
+    assert "hunter2" not in shown and "deploy:" not in shown
+
+
+def test_credentials_are_not_sent_on_to_another_host(
+    mirror: Path, dest: Path, transport: str
+) -> None:
+    with FaultServer(mirror) as elsewhere, FaultServer(mirror, credentials=("u", "pw")) as origin:
+        origin.add(PATH, Fault("redirect", location=elsewhere.url + PATH))
+        fetch(origin.url.replace("://", "://u:pw@") + PATH, dest, transport=transport)
+    assert_installed(dest)
+    assert origin.authorizations and not elsewhere.authorizations
+
+
+@pytest.fixture
+def https_mirror(mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The mirror over https, its certificate trusted by both transports."""
+    cert, key = self_signed_cert(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # urllib (OpenSSL's default paths)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    with FaultServer(mirror, tls=(cert, key)) as server:
+        yield server
+
+
+def test_an_https_mirror_works(https_mirror: FaultServer, dest: Path, transport: str) -> None:
+    fetch(https_mirror.url + PATH, dest, transport=transport)
+    assert_installed(dest)
+
+
+def test_a_redirect_from_https_to_http_is_refused(
+    https_mirror: FaultServer, mirror: Path, dest: Path, transport: str
+) -> None:
+    with FaultServer(mirror) as plain:
+        https_mirror.add(PATH, Fault("redirect", location=plain.url + PATH, times=None))
+        log = Log()
+        with pytest.raises(errors.BuildError) as info:
+            fetch(https_mirror.url + PATH, dest, log, transport=transport)
+    assert info.value.reason == "install-python::download"
+    assert "redirected from https to plain http" in info.value.cause
+    assert plain.hits[PATH] == 0 and https_mirror.hits[PATH] == 1  # refused, not retried
+    assert log.retry_lines() == []
+    assert_nothing_installed(dest)
+
+
+def test_a_redirect_to_another_scheme_is_refused(
+    server: FaultServer, dest: Path, transport: str
+) -> None:
+    server.add(PATH, Fault("redirect", location=f"ftp://127.0.0.1{PATH}", times=None))
+    with pytest.raises(errors.BuildError) as info:
+        fetch(server.url + PATH, dest, transport=transport)
+    assert "redirected to ftp://127.0.0.1" in info.value.cause
+    assert "not an http(s) address" in info.value.cause
+    assert_nothing_installed(dest)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("127.0.0.1", True),
+        ("127.255.3.4", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("127.evil.example", False),
+        ("127.0.0.1.evil.example", False),
+        ("localhost.evil.example", False),
+        ("128.0.0.1", False),
+        ("::2", False),
+        ("", False),
+    ],
+)
+def test_loopback_is_pips_rule_not_a_prefix(host: str, loopback: bool) -> None:
+    assert transport_policy.is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "allowed"),
+    [
+        ("https://a.example/x", "https://b.example/y", True),
+        ("https://a.example/x", "/y", True),
+        ("http://a.example/x", "https://b.example/y", True),
+        ("http://a.example/x", "http://b.example/y", True),
+        ("https://a.example/x", "http://a.example/y", False),
+        ("https://a.example/x", "//b.example/y", True),
+        ("http://a.example/x", "ftp://a.example/y", False),
+        ("http://a.example/x", "file:///etc/passwd", False),
+    ],
+)
+def test_redirect_policy(source: str, target: str, allowed: bool) -> None:
+    assert (transport_policy.redirect_problem(source, target) is None) is allowed
+
+
+def test_split_credentials() -> None:
+    bare, auth = transport_policy.split_credentials("https://u%40x:p%3Aw@h.example:8/s?q")
+    assert bare == "https://h.example:8/s?q"
+    assert auth == "Basic " + base64.b64encode(b"u@x:p:w").decode()
+    assert transport_policy.split_credentials("https://h.example/s") == (
+        "https://h.example/s",
+        None,
+    )

@@ -67,22 +67,22 @@ def source_script(tmp_path: Path, cgroup: Path, *, cores: int = 8, **env: str):
 )
 def test_v1_memory_limit(tmp_path, limit, expected):
     values, _, _ = source_script(tmp_path, cgroup_v1(tmp_path / "cg", limit), cores=8)
-    assert values == (expected, "python-buildpack", str(limit // MB))
+    assert values == (expected, "heroku/python", str(limit // MB))
 
 
 def test_v2_memory_limit(tmp_path):
     values, _, _ = source_script(tmp_path, cgroup_v2(tmp_path / "cg", str(1024 * MB)))
-    assert values == ("4", "python-buildpack", "1024")
+    assert values == ("4", "heroku/python", "1024")
 
 
 def test_v2_unlimited_memory_uses_the_cores(tmp_path):
     values, _, _ = source_script(tmp_path, cgroup_v2(tmp_path / "cg", "max"), cores=2)
-    assert values == ("5", "python-buildpack", "unset")
+    assert values == ("5", "heroku/python", "unset")
 
 
 def test_v1_huge_limit_means_unlimited(tmp_path):
     values, _, _ = source_script(tmp_path, cgroup_v1(tmp_path / "cg", 9223372036854771712), cores=8)
-    assert values == ("17", "python-buildpack", "unset")
+    assert values == ("17", "heroku/python", "unset")
 
 
 def test_v2_cpu_quota_caps_the_cores(tmp_path):
@@ -100,7 +100,7 @@ def test_v2_cpu_without_quota_keeps_nproc(tmp_path):
 
 def test_no_cgroup_files_uses_the_cores(tmp_path):
     values, _, _ = source_script(tmp_path, tmp_path / "nothing-here", cores=1)
-    assert values == ("3", "python-buildpack", "unset")
+    assert values == ("3", "heroku/python", "unset")
 
 
 def test_app_setting_is_left_alone(tmp_path):
@@ -108,7 +108,16 @@ def test_app_setting_is_left_alone(tmp_path):
         tmp_path, cgroup_v1(tmp_path / "cg", 512 * MB), WEB_CONCURRENCY="7", DYNO="web.1"
     )
     assert values == ("7", "unset", "512")
-    assert "WEB_CONCURRENCY is set to 7" in stderr
+    assert "WEB_CONCURRENCY is set to '7'" in stderr
+
+
+def test_empty_setting_counts_as_set(tmp_path):
+    """As on Heroku: WEB_CONCURRENCY="" is the app's choice, not a gap to fill."""
+    values, stderr, _ = source_script(
+        tmp_path, cgroup_v1(tmp_path / "cg", 512 * MB), WEB_CONCURRENCY="", DYNO="web.1"
+    )
+    assert values == ("", "unset", "512")
+    assert "WEB_CONCURRENCY is set to ''" in stderr
 
 
 def test_logs_only_on_web_dynos(tmp_path):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from buildpack.core import errors
 from buildpack.runtime.extract import extract_tar_stream
@@ -24,8 +27,10 @@ from tests.support.archives import (
     tar_bytes,
     zstd,
 )
+from tests.support.tree import tree_digest
 
 SOURCE = "test://python.tar.zst"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["module", "tool"])
@@ -81,17 +86,23 @@ def test_dot_slash_names_like_gnu_tar_makes(tmp_path: Path) -> None:
     assert (tmp_path / "python/bin/python3").read_bytes() == b"x"
 
 
-def test_setuid_setgid_and_sticky_bits_are_stripped(tmp_path: Path, zstd_path: str) -> None:
+def test_setuid_setgid_sticky_and_group_other_write_are_stripped(
+    tmp_path: Path, zstd_path: str
+) -> None:
     def build(tf: tarfile.TarFile) -> None:
         add_dir(tf, "shared", mode=0o3777)
         add_file(tf, "shared/su", b"x", mode=0o4755)
         add_file(tf, "shared/sg", b"x", mode=0o2755)
+        add_file(tf, "shared/everyone", b"x", mode=0o777)
+        add_file(tf, "shared/rw", b"x", mode=0o666)
 
     dest = tmp_path / "python"
     extract(zstd(tar_bytes(build)), dest, zstd_path)
     assert stat.S_IMODE((dest / "shared/su").stat().st_mode) == 0o755
     assert stat.S_IMODE((dest / "shared/sg").stat().st_mode) == 0o755
-    assert stat.S_IMODE((dest / "shared").stat().st_mode) == 0o777
+    assert stat.S_IMODE((dest / "shared/everyone").stat().st_mode) == 0o755
+    assert stat.S_IMODE((dest / "shared/rw").stat().st_mode) == 0o644
+    assert stat.S_IMODE((dest / "shared").stat().st_mode) == 0o755
 
 
 def test_read_only_directory_still_gets_its_files(tmp_path: Path) -> None:
@@ -159,6 +170,25 @@ def test_leftovers_of_a_killed_extraction_are_removed(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("keep me")
     extract(zstd(small_runtime_tar()), tmp_path / "python")
     assert leftovers(tmp_path) == ["app.py", "python"]
+
+
+def test_a_linked_leftover_is_removed_as_a_link_not_walked(tmp_path: Path) -> None:
+    """A committed .heroku/.python.partial-x link must not make the cleanup
+    chmod or delete what it points to."""
+    box = tmp_path / "box"
+    outside = box / "outside"
+    (outside / "sub").mkdir(parents=True)
+    (outside / "sub" / "file").write_text("keep")
+    os.chmod(outside / "sub", 0o751)
+    os.chmod(outside, 0o711)
+    before = tree_digest(box)
+    parent = tmp_path / "app" / ".heroku"
+    parent.mkdir(parents=True)
+    (parent / ".python.partial-x").symlink_to(outside)
+    (parent / ".python.old-y").symlink_to(outside / "sub")
+    extract(zstd(small_runtime_tar()), parent / "python")
+    assert leftovers(parent) == ["python"]
+    assert tree_digest(box) == before
 
 
 def test_before_commit_failure_installs_nothing(tmp_path: Path) -> None:
@@ -406,3 +436,117 @@ def test_source_errors_propagate_unchanged(tmp_path: Path, zstd_path: str) -> No
     ):
         extract_tar_stream(reader, tmp_path / "python", source=SOURCE)
     assert leftovers(tmp_path) == []
+
+
+# --- odd headers: invalid, never a traceback or a memory blow-up -------------------------
+
+
+def _raw_member(name: str, kind: bytes, size: int, *, fmt: int = tarfile.GNU_FORMAT) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = size
+    info.mtime = MTIME
+    return info.tobuf(format=fmt)
+
+
+def _pax_member(headers: dict[str, str], data: bytes = b"x") -> bytes:
+    info = tarfile.TarInfo("f")
+    info.size = len(data)
+    info.mtime = MTIME
+    info.pax_headers = headers
+    pad = -len(data) % tarfile.BLOCKSIZE
+    return info.tobuf(format=tarfile.PAX_FORMAT) + data + bytes(pad)
+
+
+def _end() -> bytes:
+    return bytes(2 * tarfile.BLOCKSIZE)
+
+
+def _long_header_archive(kind: bytes) -> bytes:
+    # A header record declaring 2 MiB with 2 MiB behind it (zeros compress to nothing).
+    size = 2 * 1024 * 1024
+    return _raw_member("././@LongLink", kind, size) + bytes(size) + _pax_member({}) + _end()
+
+
+@pytest.mark.parametrize(
+    ("case", "tar", "problem"),
+    [
+        pytest.param(*case, id=case[0])
+        for case in [
+            ("long-name", _long_header_archive(tarfile.GNUTYPE_LONGNAME), "a long-name header"),
+            ("long-link", _long_header_archive(tarfile.GNUTYPE_LONGLINK), "a long-link header"),
+            ("pax", _long_header_archive(tarfile.XHDTYPE), "a pax header"),
+            ("pax-global", _long_header_archive(tarfile.XGLTYPE), "a pax global header"),
+            ("pax-chain", _raw_member("p", tarfile.XGLTYPE, 0) * 20 + _end(), "header records"),
+            ("mtime-1e30", _pax_member({"mtime": "1e30"}) + _end(), "impossible modification time"),
+            ("mtime-nan", _pax_member({"mtime": "nan"}) + _end(), "impossible modification time"),
+            (
+                "mtime-negative",
+                _pax_member({"mtime": "-5"}) + _end(),
+                "impossible modification time",
+            ),
+            ("name-300", _pax_member({"path": "n" * 300}) + _end(), "longer than file names"),
+            ("path-5000", _pax_member({"path": "d/" * 2500 + "f"}) + _end(), "longer than paths"),
+            ("link-300", _pax_member({"linkpath": "l" * 300}) + _end(), "longer than file names"),
+            ("unknown-type", _raw_member("odd", b"Z", 0) + _end(), "unknown tar member type"),
+        ]
+    ],
+)
+def test_odd_headers_are_an_invalid_archive(
+    tmp_path: Path, case: str, tar: bytes, problem: str
+) -> None:
+    error = _assert_invalid(tmp_path, zstd(tar), "module")
+    assert problem in error.cause, error.cause
+    assert error.title == "The Python runtime archive is invalid"
+
+
+_EXTRACT_AND_REPORT = """
+import resource, subprocess, sys
+extract = '''
+import sys
+from pathlib import Path
+from buildpack.core import errors
+from buildpack.runtime.extract import extract_tar_stream
+from buildpack.runtime.zstd_stream import open_zstd_reader
+with open(sys.argv[1], "rb") as f, open_zstd_reader(f) as reader:
+    try:
+        extract_tar_stream(reader, Path(sys.argv[2]), source="test")
+    except errors.BuildError as exc:
+        print(exc.reason, exc.cause)
+'''
+child = subprocess.run(
+    [sys.executable, "-c", extract, *sys.argv[1:]], capture_output=True, text=True
+)
+print(child.returncode)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(child.stdout + child.stderr)
+"""
+
+
+def test_a_512_mib_long_name_fails_without_reading_it(tmp_path: Path) -> None:
+    """tarfile would read the whole declared name into memory (and decode it):
+    gigabytes from an archive of a few kilobytes."""
+    size = 512 * 1024 * 1024
+    archive = tmp_path / "bomb.tar.zst"
+    compressor = zstandard.ZstdCompressor(level=1)
+    with open(archive, "wb") as f, compressor.stream_writer(f, closefd=False) as w:
+        w.write(_raw_member("././@LongLink", tarfile.GNUTYPE_LONGNAME, size))
+        chunk = bytes(8 * 1024 * 1024)
+        for _ in range(size // len(chunk)):
+            w.write(chunk)
+        w.write(_pax_member({}) + _end())
+    assert archive.stat().st_size < 256 * 1024
+    # Run in a process of its own, so that its peak memory is its alone.
+    result = subprocess.run(
+        [sys.executable, "-c", _EXTRACT_AND_REPORT, str(archive), str(tmp_path / "python")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    returncode, max_rss_kib, output = result.stdout.split("\n", 2)
+    assert returncode == "0", output
+    assert "install-python::invalid-archive" in output
+    assert "a long-name header declares 536870912 bytes" in output
+    assert int(max_rss_kib) < 200 * 1024, f"peak memory {int(max_rss_kib) // 1024} MiB"
+    assert leftovers(tmp_path) == ["bomb.tar.zst"]

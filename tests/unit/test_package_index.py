@@ -27,9 +27,9 @@ from buildpack.selfdeps.package_index import (
     find_wheel,
     index_settings,
     parse_simple_page,
-    pip_config_files,
     pip_default_index,
 )
+from buildpack.selfdeps.pip_config import config_files
 from buildpack.selfdeps.wheel_tags import Interpreter
 from tests.support.fault_server import Fault, FaultServer
 from tests.unit.wheel_factory import Index, build_wheel
@@ -148,7 +148,7 @@ def test_pip_default_index_reads_a_pip_wheel_when_there_is_no_pip(tmp_path: Path
 def test_pip_config_files_in_pips_order(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {"HOME": str(home), "XDG_CONFIG_DIRS": f"{tmp_path}/a{os.pathsep}{tmp_path}/b"}
-    files = pip_config_files(env, [tmp_path / "prefix"])
+    files = config_files(env, [tmp_path / "prefix"])
     assert files == [
         tmp_path / "a/pip/pip.conf",
         tmp_path / "b/pip/pip.conf",
@@ -161,14 +161,14 @@ def test_pip_config_files_in_pips_order(tmp_path: Path) -> None:
 
 def test_pip_config_files_defaults_and_xdg_config_home(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
-    files = pip_config_files(env, [])
+    files = config_files(env, [])
     assert files[0] == Path("/etc/xdg/pip/pip.conf")
     assert files[-1] == tmp_path / "cfg/pip/pip.conf"
     assert tmp_path / ".config/pip/pip.conf" not in files
 
 
 def test_pip_config_files_without_home_has_no_user_files(tmp_path: Path) -> None:
-    files = pip_config_files({"XDG_CONFIG_DIRS": str(tmp_path)}, [])
+    files = config_files({"XDG_CONFIG_DIRS": str(tmp_path)}, [])
     assert files == [tmp_path / "pip/pip.conf", Path("/etc/pip.conf")]
 
 
@@ -176,7 +176,7 @@ def test_existing_pip_config_file_replaces_the_user_files(tmp_path: Path) -> Non
     config = tmp_path / "custom.conf"
     config.write_text("[global]\n")
     env = {"HOME": str(tmp_path), "XDG_CONFIG_DIRS": str(tmp_path), "PIP_CONFIG_FILE": str(config)}
-    files = pip_config_files(env, [tmp_path / "prefix"])
+    files = config_files(env, [tmp_path / "prefix"])
     assert files[-2:] == [tmp_path / "prefix/pip.conf", config]
     assert tmp_path / ".pip/pip.conf" not in files
     assert tmp_path / ".config/pip/pip.conf" not in files
@@ -185,7 +185,7 @@ def test_existing_pip_config_file_replaces_the_user_files(tmp_path: Path) -> Non
 def test_missing_pip_config_file_keeps_the_user_files(tmp_path: Path) -> None:
     config = tmp_path / "missing.conf"
     env = {"HOME": str(tmp_path), "XDG_CONFIG_DIRS": str(tmp_path), "PIP_CONFIG_FILE": str(config)}
-    files = pip_config_files(env, [])
+    files = config_files(env, [])
     assert tmp_path / ".config/pip/pip.conf" in files
     assert files[-1] == config
 

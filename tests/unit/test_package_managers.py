@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from buildpack.cache import cache_tree
-from buildpack.core import errors
+from buildpack.core import atomic_dir, errors
 from buildpack.core.settings import buildpack_root
-from buildpack.package_managers import pipenv, poetry, select, tool_sources, tools, uv
+from buildpack.package_managers import failures, pipenv, poetry, select, tools, uv
 from buildpack.slug_env import envfiles
 from tests.unit.ctx_factory import link_python_home, make_ctx
 
@@ -141,14 +141,14 @@ PIP_NO_INDEX = (
 
 
 def test_a_missing_release_is_told_apart_from_an_unreachable_index():
-    assert tool_sources.version_not_on_index(PIP_NO_SUCH_VERSION)
-    assert not tool_sources.version_not_on_index(PIP_NO_INDEX)
-    assert not tool_sources.version_not_on_index("ERROR: Could not install packages: OSError")
+    assert failures.version_not_on_index(PIP_NO_SUCH_VERSION)
+    assert not failures.version_not_on_index(PIP_NO_INDEX)
+    assert not failures.version_not_on_index("ERROR: Could not install packages: OSError")
     tv = tools.ToolVersion("uv", "0.0.999", "BUILDPACK_UV_VERSION")
-    err = tool_sources.install_failure(tv, PIP_NO_SUCH_VERSION)
+    err = failures.install_failure(tv, PIP_NO_SUCH_VERSION)
     assert err.title == "uv 0.0.999 does not exist on the package index"
     assert "BUILDPACK_UV_VERSION asks for uv 0.0.999" in err.cause
-    generic = tool_sources.install_failure(
+    generic = failures.install_failure(
         tools.ToolVersion("uv", "0.13.9", "buildpack.toml"), PIP_NO_INDEX
     )
     assert generic.title == "Could not install uv 0.13.9"
@@ -157,16 +157,13 @@ def test_a_missing_release_is_told_apart_from_an_unreachable_index():
 def test_pips_list_of_every_release_is_shortened_in_the_log():
     versions = ", ".join(f"0.{i}.0" for i in range(40))
     line = f"ERROR: Could not find a version that satisfies uv==9 (from versions: {versions})"
-    short = tool_sources.shorten_version_list(line)
+    short = failures.shorten_version_list(line)
     assert short.endswith(
         "(from versions: 28 older, ..., 0.28.0, 0.29.0, 0.30.0, 0.31.0, "
         "0.32.0, 0.33.0, 0.34.0, 0.35.0, 0.36.0, 0.37.0, 0.38.0, 0.39.0)"
     )
-    assert (
-        tool_sources.shorten_version_list("(from versions: 1.0, 2.0)")
-        == "(from versions: 1.0, 2.0)"
-    )
-    assert tool_sources.shorten_version_list("Collecting uv") == "Collecting uv"
+    assert failures.shorten_version_list("(from versions: 1.0, 2.0)") == "(from versions: 1.0, 2.0)"
+    assert failures.shorten_version_list("Collecting uv") == "Collecting uv"
 
 
 # --- tool directories ---------------------------------------------------------------
@@ -215,7 +212,7 @@ def test_partials_of_killed_builds_are_removed_but_not_of_running_ones(tmp_path)
     other_tool = final.with_name(f".poetry-1.0.partial-{dead.pid}")
     for path in (killed, running, other_tool):
         path.mkdir()
-    tools.remove_stale_partials(final)
+    atomic_dir.reap_stale_partials(final)
     assert not killed.exists()
     assert running.exists() and other_tool.exists()
 
@@ -468,17 +465,17 @@ def test_a_download_cache_past_its_limit_starts_over(tmp_path):
 @pytest.mark.parametrize(
     ("procfile", "warned"),
     [
-        ("web: pipenv run gunicorn app:app\n", True),
-        ("web: cd src && pipenv  run gunicorn app:app\n", True),
-        ("web: gunicorn app:app\nworker: python -m pipenv_run_helper\n", False),
-        ("web: ./bin/pipenv run x\n", False),
+        ("web: poetry run gunicorn app:app\n", True),
+        ("web: cd src && poetry  run gunicorn app:app\n", True),
+        ("web: gunicorn app:app\nworker: python -m poetry_run_helper\n", False),
+        ("web: ./bin/poetry run x\n", False),
     ],
 )
 def test_a_procfile_that_runs_the_tool_is_warned_about(tmp_path, procfile, warned):
     c = make_ctx(tmp_path)
     (c.ctx.build_dir / "Procfile").write_text(procfile)
-    tools.warn_if_procfile_runs(c.ctx, "pipenv")
-    assert ("Warning: The Procfile uses 'pipenv run'" in c.stderr.getvalue()) == warned
+    tools.warn_if_procfile_runs(c.ctx, "poetry")
+    assert ("Warning: The Procfile uses 'poetry run'" in c.stderr.getvalue()) == warned
     if warned:
         assert "'web: gunicorn app:app' instead of" in " ".join(c.stderr.getvalue().split())
 
@@ -486,9 +483,9 @@ def test_a_procfile_that_runs_the_tool_is_warned_about(tmp_path, procfile, warne
 def test_a_procfile_link_is_not_followed(tmp_path):
     c = make_ctx(tmp_path)
     outside = tmp_path / "outside"
-    outside.write_text("web: pipenv run gunicorn app:app\n")
+    outside.write_text("web: poetry run gunicorn app:app\n")
     (c.ctx.build_dir / "Procfile").symlink_to(outside)
-    tools.warn_if_procfile_runs(c.ctx, "pipenv")
+    tools.warn_if_procfile_runs(c.ctx, "poetry")
     assert c.stderr.getvalue() == ""
 
 
@@ -499,8 +496,11 @@ def test_a_venv_tool_in_a_long_cache_path_runs_after_the_rename(tmp_path):
     c = make_ctx(tmp_path, environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
     c.ctx.cache_dir = tmp_path / ("a-long-cache-directory-name-" * 4) / "cache"
     link_python_home(c.ctx, Path(sys.base_prefix))
-    version = pipenv.install_tool(c.ctx)
-    tool_dir = tools.venv_tool_dir(c.ctx, tools.requested_version(c.ctx, "pipenv"))
+    # Poetry's way (Pipenv, installed here for speed, goes into the slug instead).
+    tv = tools.requested_version(c.ctx, "pipenv")
+    tools.install_venv_tool(c.ctx, tv, executable="pipenv")
+    version = tv.version
+    tool_dir = tools.venv_tool_dir(c.ctx, tv)
     script = tool_dir / "venv" / "bin" / "pipenv"
     assert len(os.fsencode(tool_dir / "venv" / "bin" / "python")) > 127
     assert script.read_bytes().startswith(b"#!/bin/sh\n'''exec' ")

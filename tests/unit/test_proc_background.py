@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from buildpack.core import proc
 from buildpack.core.errors import BuildError
 from buildpack.core.output import INDENT, Output
+from tests.support.polling import wait_for
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
@@ -24,15 +25,6 @@ def _py(code: str) -> list[str]:
 def _output() -> tuple[Output, io.StringIO, io.StringIO]:
     stdout, stderr = io.StringIO(), io.StringIO()
     return Output(stdout, stderr), stdout, stderr
-
-
-def _wait_until(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def _release(bg: proc.Background) -> None:
@@ -122,11 +114,10 @@ def test_stop_terminates_and_reaps_a_sleeping_child() -> None:
     bg = proc.start(_py("import time; time.sleep(60)"), env=ENV)
     child = bg._proc
     assert child.poll() is None
-    started = time.monotonic()
     bg.stop()
-    assert time.monotonic() - started < proc.STOP_GRACE_SECONDS
     assert child.poll() is not None  # reaped: no zombie left
-    assert child.returncode != 0
+    # Terminated, not waited for (it sleeps for a minute).
+    assert child.returncode == -signal.SIGTERM
     _release(bg)
 
 
@@ -143,11 +134,9 @@ def test_stop_kills_a_child_that_ignores_sigterm(
     )
     bg = proc.start([sys.executable, "-c", code, str(ready)], env=ENV)
     try:
-        assert _wait_until(ready.exists), "the child did not start"
-        started = time.monotonic()
+        wait_for(ready.exists, "the child to start")
         bg.stop()
-        assert time.monotonic() - started < 5
-        assert bg._proc.poll() == -9  # SIGKILL
+        assert bg._proc.poll() == -signal.SIGKILL
     finally:
         if bg._proc.poll() is None:
             bg._proc.kill()
@@ -157,7 +146,7 @@ def test_stop_kills_a_child_that_ignores_sigterm(
 
 def test_stop_after_the_child_exited_is_harmless() -> None:
     bg = proc.start(_py("pass"), env=ENV)
-    assert _wait_until(lambda: bg._proc.poll() is not None)
+    wait_for(lambda: bg._proc.poll() is not None, "the child to exit")
     bg.stop()
     assert bg._proc.returncode == 0
     _release(bg)
@@ -179,7 +168,7 @@ def test_a_chatty_child_never_blocks_on_its_pipe() -> None:
     code = f"import sys; sys.stdout.buffer.write(b'x' * {size} + b'\\nend\\n')"
     bg = proc.start(_py(code), env=ENV)
     try:
-        assert _wait_until(lambda: bg._proc.poll() is not None), "the child is stuck writing"
+        wait_for(lambda: bg._proc.poll() is not None, "the child to finish writing")
     finally:
         bg.stop()
     out, stdout, _ = _output()

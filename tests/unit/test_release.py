@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from buildpack.cli import release
 from buildpack.core import yaml_out
+from buildpack.core.output import Output
 from buildpack.core.settings import buildpack_root
+from buildpack.selfdeps import bootstrap
 from tests.unit.ctx_factory import fake_site_packages
 
 BIN_RELEASE = buildpack_root() / "bin" / "release"
 
 
 def app(tmp_path, *dists, manage_py=True):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     if manage_py:
         (tmp_path / "manage.py").write_text("")
     fake_site_packages(tmp_path / ".heroku" / "python", *dists)
@@ -60,3 +66,82 @@ def test_bin_release_prints_yaml(tmp_path):
         [sys.executable, str(BIN_RELEASE), str(build)], capture_output=True, text=True, check=True
     )
     assert yaml.safe_load(result.stdout) == {"addons": ["heroku-postgresql"]}
+
+
+@pytest.fixture(scope="module")
+def installed_libraries(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The buildpack's own libraries as bin/compile installs them, fetched
+    from the index (the locked wheels for this interpreter)."""
+    cache = tmp_path_factory.mktemp("release-libs") / "cache"
+    was = sys.dont_write_bytecode
+    deps = bootstrap.Dependencies(
+        buildpack_dir=buildpack_root(), cache_dir=cache, env=dict(os.environ), out=Output()
+    )
+    try:
+        assert deps.wait([])
+    finally:
+        sys.path.remove(str(deps.target))
+        sys.dont_write_bytecode = was
+    return deps.target
+
+
+def _library_dir(tmp_path: Path, installed: Path) -> Path:
+    deps = tmp_path / "cache" / installed.relative_to(installed.parents[2])
+    shutil.copytree(installed, deps, symlinks=True)
+    return deps
+
+
+_PROBE = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from buildpack.cli import release; "
+    "code = release.release_main(sys.argv[2:]); "
+    "print('pyyaml' if 'yaml' in sys.modules else 'minimal', file=sys.stderr); "
+    "sys.exit(code)"
+)
+
+
+def _release_without_site_packages(build: Path) -> subprocess.CompletedProcess[str]:
+    # -S: no site-packages, so PyYAML can only come from the build's libraries.
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _PROBE, str(buildpack_root()), str(build)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def test_bin_release_uses_the_pyyaml_bin_compile_installed(tmp_path, installed_libraries):
+    from buildpack.selfdeps import locate
+
+    build = app(tmp_path / "build", "Django-5.2.19", "psycopg2_binary-2.9.13")
+    before = _release_without_site_packages(build)
+    assert before.stderr.strip() == "minimal"  # no note for this BUILD_DIR yet
+    locate.remember(buildpack_root(), build, _library_dir(tmp_path, installed_libraries))
+    try:
+        after = _release_without_site_packages(build)
+    finally:
+        locate._note(buildpack_root(), build).unlink()
+    assert after.stderr.strip() == "pyyaml"
+    assert yaml.safe_load(after.stdout) == {"addons": ["heroku-postgresql"]}
+
+
+@pytest.mark.parametrize("change", ["incomplete", "tampered"])
+def test_a_library_directory_not_as_locked_is_not_used(tmp_path, installed_libraries, change):
+    """They are in CACHE_DIR: imported only when every file is the locked wheels'."""
+    from buildpack.selfdeps import locate
+
+    build = app(tmp_path / "build", "Django-5.2.19")
+    deps = _library_dir(tmp_path, installed_libraries)
+    marker = tmp_path / "planted-code-ran"
+    if change == "incomplete":
+        (deps / "yaml" / "__init__.py").unlink()
+    else:
+        with open(deps / "yaml" / "__init__.py", "a") as f:
+            f.write(f"\nopen({str(marker)!r}, 'w').write('ran')\n")
+    locate.remember(buildpack_root(), build, deps)
+    try:
+        result = _release_without_site_packages(build)
+    finally:
+        locate._note(buildpack_root(), build).unlink()
+    assert result.stderr.strip() == "minimal"
+    assert not marker.exists()

@@ -103,3 +103,19 @@ def test_minimal_writer_output_parses_to_the_same_data():
     )
     assert yaml.safe_load(yaml_out.dump_minimal(data)) == data
     assert yaml.safe_load(yaml_out.dump(data)) == data
+
+
+def test_credentials_never_reach_the_printed_report(tmp_path):
+    """Saved by Report.set (which hides them) or already in an older file."""
+    cache = tmp_path / "cache"
+    saved_report(cache, {"failure_detail": "https://u:hunter2@mirror.example/x failed"})
+    assert "hunter2" not in (cache / report.REPORT_PATH).read_text()
+    path = cache / report.REPORT_PATH
+    path.write_text(
+        '{"failure_detail": "GET https://u:hunter2@mirror.example/x: HTTP 500",'
+        ' "reasons": ["from http://tok@127.0.0.1:9/simple"]}'
+    )
+    result = run_report("build", str(cache))
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout and "tok@" not in result.stdout
+    assert "https://****@mirror.example/x" in result.stdout

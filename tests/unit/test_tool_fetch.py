@@ -134,7 +134,7 @@ def test_closing_a_fetch_stuck_on_a_stalled_index_stops_it_and_leaves_nothing(
     tmp_path: Path,
 ) -> None:
     with FaultServer(tmp_path) as stalled:
-        stalled.add("/simple/alpha/", Fault("stall", seconds=10, times=None))
+        stalled.add("/simple/alpha/", Fault("stall", times=None))
         c = make_ctx(tmp_path)
         settings = IndexSettings(stalled.url + "/simple")
         tool_fetch.start(c.ctx, tool_fetch.pinned(settings, Pin("alpha", "1.0"), "3.11"))

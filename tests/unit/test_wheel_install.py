@@ -427,16 +427,6 @@ def test_wheels_share_a_namespace_directory(wheels: Path, prefix: Prefix) -> Non
     assert (prefix.site / "ns/two/__init__.py").read_bytes() == b"TWO = 2\n"
 
 
-def test_a_pth_file_goes_into_site_packages_as_pip_puts_it(wheels: Path, prefix: Prefix) -> None:
-    """setuptools' distutils-precedence.pth: read at start-up from a site directory."""
-    wheel = build_wheel(
-        wheels, "demo", "1.0", {"demo.pth": b"import os\n", "demo/__init__.py": b""}
-    )
-    written = prefix.install(wheel)
-    assert (prefix.site / "demo.pth").read_bytes() == b"import os\n"
-    assert prefix.site / "demo.pth" in written
-
-
 def test_a_failure_half_way_leaves_nothing_behind(wheels: Path, prefix: Prefix) -> None:
     files = {"demo/__init__.py": b"", "demo/a.py": b"a", "demo/z.py": b"good"}
     wheel = build_wheel(wheels, "demo", "1.0", files, stored={"demo/z.py": b"evil"})

@@ -11,6 +11,7 @@ import base64
 import csv
 import hashlib
 import io
+import json
 import zipfile
 from collections.abc import Iterable, Mapping
 from http.server import SimpleHTTPRequestHandler
@@ -129,3 +130,45 @@ class Index:
         page.write_text(
             "<!DOCTYPE html>\n<html><body>\n" + "\n".join(anchors) + "\n</body></html>\n"
         )
+
+
+def write_deps_lock(buildpack_dir: Path, pins: Mapping[str, str], wheels: Iterable[Path]) -> None:
+    """A buildpack-locks.json for ``pins`` on this interpreter only: each pin
+    locked to the wheel of that name in ``wheels``, or to a file nobody has."""
+    import platform
+    import sys
+
+    from buildpack.selfdeps import wheel_lock
+
+    env = wheel_lock.environment(f"{sys.version_info[0]}.{sys.version_info[1]}", platform.machine())
+    by_name = {w.name.split("-")[0]: w for w in wheels}
+    packages = []
+    for name, version in sorted(pins.items()):
+        wheel = by_name.get(name)
+        file = wheel.name if wheel else f"{name}-{version}-py3-none-any.whl"
+        sha = hashlib.sha256(wheel.read_bytes()).hexdigest() if wheel else "0" * 64
+        packages.append(
+            {"name": name, "version": version, "wheels": [{"file": file, "sha256": sha}]}
+        )
+    entry = {
+        "version": wheel_lock.pins_version(pins),
+        "environments": [env],
+        "packages": packages,
+    }
+    data = {"environments": [env], "tools": {wheel_lock.BUILDPACK_DEPENDENCIES: entry}}
+    wheel_lock.lock_path(buildpack_dir).write_text(json.dumps(data))
+
+
+def write_pip_lock(lock_dir: Path, version: str, wheel: Path) -> None:
+    """A buildpack-locks.json whose pip entry locks ``wheel`` (pip ``version``)."""
+    from buildpack.selfdeps import verified_tree, wheel_lock
+
+    locked = {
+        "file": wheel.name,
+        "sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
+        "members_sha256": wheel_lock.members_digest(verified_tree.members(wheel)),
+    }
+    package = {"name": "pip", "version": version, "wheels": [locked]}
+    entry = {"version": version, "environments": [], "packages": [package]}
+    data = {"environments": [], "tools": {"pip": entry}}
+    wheel_lock.lock_path(lock_dir).write_text(json.dumps(data))

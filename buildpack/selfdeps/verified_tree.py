@@ -1,0 +1,140 @@
+"""A directory unpacked from locked wheels, checked file by file before use.
+
+The buildpack's own libraries live in CACHE_DIR between builds, and the
+buildpack imports them: whatever an earlier build (its hooks, its
+dependencies, running as root) put there would run in every later build.
+So the directory keeps the wheels it was unpacked from (``.wheels/``), and
+before each use:
+
+- each wheel must be the file the lock names (its sha256, held by the
+  buildpack outside CACHE_DIR, see wheel_lock);
+- every file must be a member of one of them, byte for byte (the wheel's
+  own RECORD, which its sha256 vouches for, gives each member's hash), or
+  an installer's metadata file in a ``.dist-info`` directory;
+- nothing may be missing, and nothing may be a symbolic link.
+
+Bytecode is not allowed in: it cannot be checked without compiling the
+source again, so the buildpack imports these libraries without writing
+any (``sys.dont_write_bytecode``), and a planted ``.pyc`` fails the check.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import os
+import stat
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from buildpack.core import safe_fs
+from buildpack.selfdeps.wheel_lock import LockedFile
+
+WHEELS = ".wheels"
+COMPLETE = ".complete"
+# Written by installers into .dist-info, read by no import.
+_INSTALLER_METADATA = frozenset({"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"})
+_CHUNK = 1024 * 1024
+
+
+class Untrusted(Exception):
+    """Why a directory is not what the lock vouches for (for the log)."""
+
+
+def problem(target: Path, locked: list[LockedFile]) -> str | None:
+    """Why ``target`` is not exactly the unpacked ``locked`` wheels, or None."""
+    try:
+        _check(target, locked)
+    except Untrusted as exc:
+        return str(exc)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError) as exc:
+        return f"it could not be checked ({exc})"
+    return None
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of the regular file at ``path``, never through a link."""
+    digest = hashlib.sha256()
+    with open(safe_fs.open_nofollow(path, os.O_RDONLY), "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def members(wheel: Path) -> Iterator[tuple[str, str]]:
+    """(path where ``unpack_into_target`` puts it, sha256 hex) for every file
+    of ``wheel``, from its RECORD; its own RECORD left out."""
+    with zipfile.ZipFile(wheel) as zf:
+        tops = {name.split("/", 1)[0] for name in zf.namelist()}
+        [dist_info] = [top for top in tops if top.endswith(".dist-info")]
+        data_dir = dist_info.removesuffix(".dist-info") + ".data"
+        text = zf.read(f"{dist_info}/RECORD").decode("utf-8")
+    for row in csv.reader(io.StringIO(text)):
+        if not row or row[0] == f"{dist_info}/RECORD":
+            continue
+        path, digest = row[0], row[1] if len(row) > 1 else ""
+        algorithm, _, value = digest.partition("=")
+        if algorithm != "sha256":
+            raise Untrusted(f"{wheel.name} lists {path} without a sha256")
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        yield _placed(path, data_dir), raw.hex()
+
+
+def _placed(name: str, data_dir: str) -> str:
+    parts = PurePosixPath(name).parts
+    if parts[0] != data_dir:
+        return name
+    if len(parts) >= 3 and parts[1] in ("purelib", "platlib"):
+        return "/".join(parts[2:])
+    if len(parts) >= 3 and parts[1] == "scripts":
+        return "/".join(("bin", *parts[2:]))
+    raise Untrusted(f"{name} is not a file the buildpack unpacks")
+
+
+def _check(target: Path, locked: list[LockedFile]) -> None:
+    for path in (target, target / WHEELS):
+        what = safe_fs.describe(path)
+        if what is not None or not os.path.lexists(path):
+            raise Untrusted(f"{path.name} is {what or 'missing'}")
+    expected: dict[str, str] = {}
+    for lf in locked:
+        wheel = target / WHEELS / lf.filename
+        if sha256_file(wheel) != lf.sha256:
+            raise Untrusted(f"{WHEELS}/{lf.filename} is not the wheel the buildpack locked")
+        expected.update(members(wheel))
+    seen = set()
+    for rel, mode in _walk(target):
+        if stat.S_ISLNK(mode):
+            raise Untrusted(f"{rel} is a symbolic link")
+        if stat.S_ISDIR(mode) or rel == COMPLETE:
+            continue
+        if not stat.S_ISREG(mode):
+            raise Untrusted(f"{rel} is not a regular file")
+        if rel in expected:
+            if sha256_file(target / rel) != expected[rel]:
+                raise Untrusted(f"{rel} differs from the locked wheel's")
+            seen.add(rel)
+        elif not _installer_metadata(rel):
+            raise Untrusted(f"{rel} is in no locked wheel")
+    missing = sorted(set(expected) - seen)
+    if missing:
+        raise Untrusted(f"{missing[0]} is missing")
+
+
+def _walk(target: Path) -> Iterator[tuple[str, int]]:
+    """(relative path, lstat mode) of everything under ``target`` but .wheels."""
+    for dirpath, dirnames, filenames in os.walk(target):
+        rel_dir = os.path.relpath(dirpath, target)
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d != WHEELS]
+        for name in dirnames + filenames:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            yield rel, os.lstat(os.path.join(dirpath, name)).st_mode
+
+
+def _installer_metadata(rel: str) -> bool:
+    parts = rel.split("/")
+    return len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in _INSTALLER_METADATA

@@ -1,0 +1,161 @@
+"""The sha256 of every wheel the buildpack runs code from, shipped beside buildpack.toml.
+
+CACHE_DIR keeps the buildpack's own libraries and a copy of pip between
+builds, but an earlier build's hooks and dependencies ran as root and could
+have changed them: code from there is only used after it matches hashes the
+buildpack holds outside CACHE_DIR. ``buildpack-locks.json`` holds them,
+written by ``tools/lock-wheels`` whenever a pin in buildpack.toml changes
+(a unit test fails until it is). It names files and hashes, never an index
+address: the build fetches the files from whatever index pip is set up to
+use, and refuses any that differs.
+
+The format is the one of tool-locks.json (tools/lock-tools), one entry per
+locked set of wheels::
+
+    {"environments": ["3.10-x86_64", ...],
+     "tools": {"buildpack-dependencies": {
+                  "version": "<digest of the pins>", "environments": [...],
+                  "packages": [{"name": "zstandard", "version": "0.25.0",
+                                "environments": [...],   # when not all
+                                "wheels": [{"file": "...", "sha256": "..."}]}]},
+               "pip": {"version": "26.3", ..., "wheels": [{"file": ..., "sha256": ...,
+                                                          "members_sha256": ...}]}}}
+
+``members_sha256`` (see ``members_digest``) is the digest of what a wheel
+unpacks to, for checking a copy of its files without the wheel itself.
+Standard library only: it is read before the buildpack's libraries are there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
+
+LOCK_FILE = "buildpack-locks.json"
+BUILDPACK_DEPENDENCIES = "buildpack-dependencies"
+MACHINES = ("x86_64", "aarch64")
+# The glibc of the oldest stack (heroku-22): the generator checks that the
+# lock has a wheel of every package for each environment there.
+OLDEST_GLIBC = (2, 35)
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
+
+
+class LockUnusable(Exception):
+    """The lock cannot vouch for files here; the message says why (for the log)."""
+
+
+@dataclass(frozen=True)
+class LockedFile:
+    project: str
+    version: str
+    filename: str
+    sha256: str
+    members_sha256: str = ""
+
+
+def lock_path(buildpack_dir: Path) -> Path:
+    return buildpack_dir / LOCK_FILE
+
+
+def environment(minor: str, machine: str) -> str:
+    """The key of one environment a lock covers: ``3.13-x86_64``."""
+    return f"{minor}-{machine}"
+
+
+def interpreter(env: str, glibc: tuple[int, int] = OLDEST_GLIBC) -> Interpreter:
+    """A standard CPython of the environment ``env`` on a glibc Linux."""
+    minor, _, machine = env.partition("-")
+    major, _, number = minor.partition(".")
+    return Interpreter(int(major), int(number), "", machine, glibc)
+
+
+def pins_version(pins: Mapping[str, str]) -> str:
+    """The "version" of the buildpack-dependencies entry: a digest of its pins,
+    so that a pin changed without a new lock is noticed."""
+    text = "\n".join(f"{name}=={version}" for name, version in sorted(pins.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def members_digest(members: Iterable[tuple[str, str]]) -> str:
+    """One digest of (path, sha256 hex) pairs: what a wheel unpacks to."""
+    lines = sorted(f"{path}\0{digest}\n" for path, digest in members)
+    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def load(buildpack_dir: Path) -> dict[str, Any]:
+    path = lock_path(buildpack_dir)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LockUnusable(f"{path.name} could not be read: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("tools"), dict):
+        raise LockUnusable(f"{path.name} is not a lock of wheels")
+    return data
+
+
+def files_for(
+    data: Mapping[str, Any], entry_name: str, version: str, interp: Interpreter
+) -> list[LockedFile]:
+    """The wheel to use of each package of the entry for ``interp``, the best
+    fit among the locked files (as pip would choose)."""
+    entry = data["tools"].get(entry_name)
+    if not isinstance(entry, dict) or entry.get("version") != version:
+        raise LockUnusable(f"the buildpack has no lock of {entry_name} {version}")
+    env = environment(f"{interp.major}.{interp.minor}", interp.machine)
+    if interp.abiflags or env not in entry.get("environments", []):
+        raise LockUnusable(f"the lock of {entry_name} does not cover Python {env}{interp.abiflags}")
+    chosen = []
+    for package in entry["packages"]:
+        if env not in package.get("environments", entry["environments"]):
+            continue
+        best: tuple[int, dict[str, str]] | None = None
+        for wheel in package["wheels"]:
+            score = rank(wheel["file"], interp)
+            if score is not None and (best is None or score > best[0]):
+                best = (score, wheel)
+        if best is None:
+            raise LockUnusable(
+                f"the lock has no wheel of {package['name']} {package['version']} for here"
+            )
+        wheel = best[1]
+        chosen.append(
+            LockedFile(
+                package["name"],
+                package["version"],
+                wheel["file"],
+                wheel["sha256"],
+                wheel.get("members_sha256", ""),
+            )
+        )
+    return chosen
+
+
+def problems(data: Mapping[str, Any], expected: Mapping[str, str]) -> list[str]:
+    """What is wrong with the lock for the entries ``expected`` (name ->
+    version), empty when nothing: the check CI runs, and the generator's."""
+    found = []
+    for name, version in expected.items():
+        entry = data["tools"].get(name)
+        if not isinstance(entry, dict) or entry.get("version") != version:
+            found.append(f"it has no lock of {name} {version} (run tools/lock-wheels)")
+            continue
+        for package in entry["packages"]:
+            for wheel in package.get("wheels", []):
+                parsed = parse_wheel_name(wheel.get("file", ""))
+                if parsed is None or parsed.version != package.get("version"):
+                    found.append(f"{name}: {wheel.get('file')!r} is not a wheel of {package}")
+                if not _SHA256.match(wheel.get("sha256", "")):
+                    found.append(f"{name}: {wheel.get('file')} has no sha256")
+        for env in entry.get("environments", []):
+            try:
+                files_for(data, name, version, interpreter(env))
+            except (LockUnusable, ValueError) as exc:
+                found.append(f"{name} for {env}: {exc}")
+    return found
