@@ -176,12 +176,14 @@ def _child_env(ctx: BuildContext) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def fetched(ctx: BuildContext, plan: Plan) -> Iterator[list[Path]]:
+def fetched(ctx: BuildContext, plan: Plan, *, report: bool = True) -> Iterator[list[Path]]:
     """The files of ``plan``: from the fetch ``start`` began, or fetched now.
 
     They are removed when the block ends. Raises IndexUnavailable when they
-    cannot be had. The report says how long the fetch took, whether it ran
-    beside the runtime install, and how long the build waited for it.
+    cannot be had. With ``report`` (the package manager's own files, not a
+    helper's such as setuptools), the report says how long the fetch took,
+    whether it ran beside the runtime install, and how long the build
+    waited for it.
     """
     fetch = ctx.tool_fetch
     waiting = time.monotonic()
@@ -189,7 +191,8 @@ def fetched(ctx: BuildContext, plan: Plan) -> Iterator[list[Path]]:
         ctx.tool_fetch = None  # this block closes it
         try:
             paths = fetch.result()
-            _say(ctx, True, fetch.seconds, waiting)
+            if report:
+                _say(ctx, True, fetch.seconds, waiting)
             yield paths
         finally:
             fetch.close()
@@ -197,7 +200,8 @@ def fetched(ctx: BuildContext, plan: Plan) -> Iterator[list[Path]]:
     # Nothing else runs now: fetched here, with no child to start.
     with tempfile.TemporaryDirectory(prefix="tool-wheels-") as tmp:
         paths = fetch_into(plan, Path(tmp))
-        _say(ctx, False, round(time.monotonic() - waiting, 3), waiting)
+        if report:
+            _say(ctx, False, round(time.monotonic() - waiting, 3), waiting)
         yield paths
 
 

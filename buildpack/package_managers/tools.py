@@ -328,7 +328,10 @@ def _from_index(
     from buildpack.package_managers import tool_fetch
 
     try:
-        with tool_fetch.fetched(ctx, tool_fetch.pinned(app_index(ctx), pin, minor)) as wheels:
+        # Reported when it is the package manager's own (not setuptools').
+        own = pin.project == ctx.report.fields.get("package_manager")
+        plan = tool_fetch.pinned(app_index(ctx), pin, minor)
+        with tool_fetch.fetched(ctx, plan, report=own) as wheels:
             return install(wheels[0])
     except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
         ctx.out.info(f"Fetching {pin.project} from the index did not work ({exc}); using {instead}")
