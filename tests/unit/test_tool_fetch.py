@@ -152,3 +152,15 @@ def test_closing_a_fetch_stuck_on_a_stalled_index_stops_it_and_leaves_nothing(
         assert time.monotonic() - began < proc.STOP_GRACE_SECONDS
         assert child._proc.poll() is not None
         assert not fetch.dir.exists()
+
+
+def test_a_helpers_fetch_is_not_reported_as_the_package_managers(
+    tmp_path: Path, index: Index
+) -> None:
+    """setuptools for a pip app: fetched the same way, said nowhere."""
+    index.publish("alpha", [index.add_wheel("alpha", "1.0")])
+    c = make_ctx(tmp_path)
+    plan = tool_fetch.pinned(index.settings, Pin("alpha", "1.0"), "3.11")
+    with tool_fetch.fetched(c.ctx, plan, report=False) as [path]:
+        assert path.is_file()
+    assert not [k for k in c.ctx.report.fields if k.startswith("package_manager_fetch")]
