@@ -67,6 +67,8 @@ class Fault:
     after: int = 0
     location: str = ""
     body: bytes = b""
+    # A trickle's pause between bytes.
+    seconds: float = 1.0
     release: threading.Event = field(default_factory=threading.Event)
 
 
