@@ -13,7 +13,7 @@ pipenv_app when they exist), each run builds with a fresh CACHE_DIR:
   pyproject.toml / Pipfile re-locked), on that cache.
 
 The runtime comes from a loopback HTTP mirror serving this interpreter's own
-installation packed as a runtime archive (buildpack.runtime_pack), so the
+installation packed as a runtime archive (tools/runtime_archive), so the
 apps get this interpreter's version. With --index loopback (the default),
 what pip fetches (pip itself, the buildpack's own dependencies, the package
 managers, the pip app's requirements) comes from a loopback simple index,
@@ -57,7 +57,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from buildpack.runtime_pack import pack_runtime  # noqa: E402
+from tools.runtime_archive.pack import pack_runtime  # noqa: E402
 
 COMPILE = ROOT / "bin" / "compile"
 FIXTURES = ROOT / "tests" / "fixtures"
