@@ -54,10 +54,10 @@ from bench_env import (
 
 from buildpack.core.settings import Settings
 from buildpack.package_managers import tool_lock
-from buildpack.runtime_pack import pack_runtime
 from buildpack.selfdeps.wheel_tags import Interpreter
 from tests.support.fault_server import FaultServer
 from tests.support.loopback_index import make_index
+from tools.runtime_archive.pack import pack_runtime
 
 SCENARIOS = ("cold", "unchanged", "changed")
 

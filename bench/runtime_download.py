@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from buildpack.core.output import Output  # noqa: E402
 from buildpack.runtime import download  # noqa: E402
-from buildpack.runtime_pack import pack_runtime  # noqa: E402
 from tests.support.fault_server import FaultServer  # noqa: E402
+from tools.runtime_archive.pack import pack_runtime  # noqa: E402
 
 
 def ours(url: str, **kwargs: object) -> float:

@@ -14,7 +14,7 @@ from buildpack.core.context import BuildContext, Deferred
 from buildpack.core.python_home import site_packages_dirs
 from buildpack.package_managers import setuptools_pin
 from buildpack.relocation import audit, boot_script, records, shebangs
-from buildpack.runtime import runtime
+from buildpack.runtime import manifest, runtime
 from buildpack.selfdeps import locate
 from buildpack.slug_env import dyno_env, envfiles
 from buildpack.steps import collectstatic, hooks, nltk
@@ -34,15 +34,24 @@ def compile_app(ctx: BuildContext) -> None:
 
     # Locks CACHE_DIR until save (or until this process ends, if the build fails).
     cache = BuildCache.open(ctx)
+    # Heroku's bucket publishes no manifest: only another mirror is asked.
+    mirror = manifest.load(ctx, runtime.base_url(ctx)) if runtime.uses_own_mirror(ctx) else None
     choice = choose_python_version(
         ctx.build_dir,
         ctx.settings,
         package_manager=manager,
         cached_version=cache.previous_python_version,
+        mirror=mirror,
     )
     for key, value in choice.report_fields().items():
         ctx.report.set(key, value)
     ctx.out.step(choice.describe())
+    if mirror is not None:
+        newest = "" if choice.pinned else f", the newest {choice.minor} it has"
+        ctx.out.info(
+            f"The mirror's {manifest.MANIFEST_NAME} lists Python {choice.version} "
+            f"for {ctx.stack} ({ctx.arch}){newest}"
+        )
     for title, body in choice.warnings:
         ctx.out.warning(title, body)
 
@@ -63,7 +72,7 @@ def compile_app(ctx: BuildContext) -> None:
             ctx.out.step(f"Using the cached Python {choice.version} runtime")
         else:
             ctx.out.step(f"Installing Python {choice.version}")
-            runtime.install(ctx, choice.version, ubuntu)
+            runtime.install(ctx, choice.version, ubuntu, mirror=mirror)
     runtime.link_into_app(ctx)
     if ctx.deps is not None:
         # A host python3 without pip: the runtime just unpacked bundles one,

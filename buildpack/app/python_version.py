@@ -9,6 +9,10 @@ Sources, the first one found wins:
 5. the minor version of the previous build ("sticky"), at its latest patch;
 6. the default minor from buildpack.toml.
 
+A minor version means its latest patch: the one buildpack.toml names, or,
+when the runtime mirror publishes a manifest (runtimes.json), the newest
+patch the mirror has.
+
 uv apps must use .python-version, like uv itself. Each kind of mistake has its own
 error, because "invalid version" alone does not tell a user what to change.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from buildpack.app.version_files import (
     ORIGIN_CACHED,
@@ -28,6 +33,9 @@ from buildpack.app.version_files import (
 from buildpack.core import errors
 from buildpack.core.settings import Settings
 
+RESOLVED_BY_SETTINGS = "buildpack.toml"
+RESOLVED_BY_MANIFEST = "runtimes.json"
+
 
 @dataclass(frozen=True)
 class VersionChoice:
@@ -38,6 +46,9 @@ class VersionChoice:
     outdated: bool  # an exact pin older than the latest patch this buildpack knows
     files: tuple[str, ...]  # python-version-like file names found at the root
     warnings: tuple[tuple[str, str], ...]  # (title, body) for Output.warning
+    # Where the latest patch of a minor came from: buildpack.toml, or the
+    # mirror's manifest (then the version is one the mirror has).
+    resolved_by: str = RESOLVED_BY_SETTINGS
 
     @property
     def minor(self) -> str:
@@ -62,7 +73,18 @@ class VersionChoice:
             "python_version_pinned": self.pinned,
             "python_version_outdated": self.outdated,
             "python_version_files": list(self.files),
+            "python_version_resolved_by": self.resolved_by,
         }
+
+
+class MirrorVersions(Protocol):
+    """What the runtime mirror's manifest lists for this stack and CPU."""
+
+    @property
+    def versions(self) -> tuple[str, ...]: ...  # X.Y.Z, oldest first
+
+    @property
+    def where(self) -> str: ...  # the manifest's address, stack and CPU, for messages
 
 
 def choose_python_version(
@@ -71,17 +93,21 @@ def choose_python_version(
     *,
     package_manager: str,
     cached_version: str | None,
+    mirror: MirrorVersions | None = None,
 ) -> VersionChoice:
     """The Python version to install, or a BuildError explaining what to fix.
 
-    ``cached_version`` is the full version of the previous build, if any.
+    ``cached_version`` is the full version of the previous build, if any;
+    ``mirror`` what the runtime mirror's manifest lists, if it has one.
     """
     root = RootFiles.scan(app_dir)
     warnings: list[tuple[str, str]] = []
     requested, origin = requested_version(
         app_dir, root, settings, package_manager, cached_version, warnings
     )
-    return _resolve(requested, origin, root, settings, warnings, previous=cached_version or "")
+    return _resolve(
+        requested, origin, root, settings, warnings, previous=cached_version or "", mirror=mirror
+    )
 
 
 # --- resolution -----------------------------------------------------------------
@@ -95,6 +121,7 @@ def _resolve(
     warnings: list[tuple[str, str]],
     *,
     previous: str,
+    mirror: MirrorVersions | None = None,
 ) -> VersionChoice:
     match = VERSION.fullmatch(requested)
     if match is None:  # every source validated it already
@@ -111,10 +138,12 @@ def _resolve(
         raise errors.python_version_unknown(
             minor_name, origin, settings.supported_minors, example, previous=previous
         )
-    latest = settings.latest_patch.get(minor_name)
+    pinned = patch is not None
+    latest: str | None = settings.latest_patch.get(minor_name)
+    if mirror is not None:
+        latest = _newest_on_mirror(requested if pinned else minor_name, origin, mirror)
     if latest is None:
         raise errors.internal_error(f"buildpack.toml has no latest_patch for {minor_name}")
-    pinned = patch is not None
     version = requested if pinned else latest
     outdated = pinned and int(patch) < int(latest.rsplit(".", 1)[1])
 
@@ -132,7 +161,19 @@ def _resolve(
         outdated=outdated,
         files=root.version_files,
         warnings=tuple(warnings),
+        resolved_by=RESOLVED_BY_SETTINGS if mirror is None else RESOLVED_BY_MANIFEST,
     )
+
+
+def _newest_on_mirror(wanted: str, origin: str, mirror: MirrorVersions) -> str:
+    """The newest patch of ``wanted``'s minor the mirror has; an error if it
+    lacks that minor, or the exact version ``wanted`` (X.Y.Z) names."""
+    minor = ".".join(wanted.split(".")[:2])
+    same_minor = [v for v in mirror.versions if v.startswith(minor + ".")]
+    exact_missing = wanted.count(".") == 2 and wanted not in mirror.versions
+    if not same_minor or exact_missing:
+        raise errors.python_version_not_on_mirror(wanted, origin, mirror.where, mirror.versions)
+    return same_minor[-1]
 
 
 def _minor_tuple(minor: str) -> tuple[int, int]:

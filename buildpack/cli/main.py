@@ -96,10 +96,12 @@ def _build(
     # Imported before anything starts in the background, so that nothing
     # stays behind if this fails. None of them needs the buildpack's own
     # dependencies: on a cold cache those come while the build goes on.
+    from buildpack.app.checks import check_before_build
     from buildpack.compile import compile_app
     from buildpack.core.context import BuildContext
     from buildpack.core.settings import Settings
 
+    check_before_build(build_dir, os.environ)
     # Before anything reads or writes CACHE_DIR.
     cache_guard.say_untrusted(out, report, cache_guard.check_links(cache_dir))
     stamp = cache_guard.CacheDirStamp(cache_dir)

@@ -139,6 +139,43 @@ def arch_unsupported(machine: str) -> BuildError:
     )
 
 
+def already_built() -> BuildError:
+    return BuildError(
+        reason="checks::already-built",
+        title="This build directory was built already",
+        cause=(
+            "BUILD_DIR holds the output of an earlier build (.heroku/python and "
+            ".profile.d/python.sh). bin/compile turns a fresh copy of the app's "
+            "source into a slug once; it does not build over its own output."
+        ),
+        action=(
+            "Build a fresh copy of the app instead, for example:\n"
+            "  cp -a myapp /tmp/build_app2 && bin/compile /tmp/build_app2 CACHE_DIR ENV_DIR\n"
+            "CACHE_DIR can stay the same: that is what makes rebuilds fast. If the "
+            "app really contains these files, remove them from it."
+        ),
+    )
+
+
+def app_dir_not_writable(link: str, blocker: str, uid: int) -> BuildError:
+    return BuildError(
+        reason="checks::app-dir-not-writable",
+        title="The build cannot link the runtime into /app",
+        cause=(
+            f"The build installs Python in BUILD_DIR and runs it through {link}, "
+            "which must point there while the build (and later buildpacks) run, "
+            f"so that the slug works at /app. This user (uid {uid}) cannot write "
+            f"to {blocker}. Nothing was downloaded."
+        ),
+        action=(
+            "Run bin/compile as root (as build systems do), or once make /app/.heroku "
+            "writable for this user:\n"
+            '  sudo mkdir -p /app/.heroku && sudo chown "$(id -u)" /app/.heroku'
+        ),
+        detail=blocker,
+    )
+
+
 def existing_python_dir() -> BuildError:
     return BuildError(
         reason="checks::existing-python-dir",
@@ -158,7 +195,23 @@ def existing_python_dir() -> BuildError:
 # --- runtime download and install ---------------------------------------------
 
 
-def python_version_not_available(version: str, url: str, status: int) -> BuildError:
+def python_version_not_available(
+    version: str, url: str, status: int, *, own_mirror: bool = False
+) -> BuildError:
+    if own_mirror:
+        action = (
+            f"Add Python {version} to the mirror (tools/build-runtime or "
+            "tools/pack-runtime), or ask for a version it has. A mirror that "
+            "serves the runtimes.json those tools write lets the buildpack pick "
+            "the newest patch it holds when the app gives only the minor, and "
+            "list what it holds when it lacks a version."
+        )
+    else:
+        action = (
+            "Check that the version exists and is one this buildpack supports. "
+            "To use the latest patch of a Python minor, give only the minor in "
+            ".python-version, for example '3.13'."
+        )
     return BuildError(
         reason="python-version::unknown-patch",
         title=f"Python {version} is not available",
@@ -166,12 +219,69 @@ def python_version_not_available(version: str, url: str, status: int) -> BuildEr
             f"There is no Python {version} runtime for this stack and CPU "
             f"architecture (the mirror answered HTTP {status} for {url})."
         ),
-        action=(
-            "Check that the version exists and is one this buildpack supports. "
-            "To use the latest patch of a Python minor, give only the minor in "
-            ".python-version, for example '3.13'."
-        ),
+        action=action,
         detail=f"HTTP {status}: {url}",
+    )
+
+
+def python_version_not_on_mirror(
+    wanted: str, origin: str, where: str, available: tuple[str, ...]
+) -> BuildError:
+    """``wanted`` is X.Y.Z (an exact pin) or X.Y (a minor the mirror has no patch of)."""
+    listing = ", ".join(available) if available else "no runtimes at all"
+    minor = ".".join(wanted.split(".")[:2])
+    same_minor = [v for v in available if v.startswith(minor + ".")]
+    if wanted.count(".") == 2 and same_minor:
+        hint = f"give only the minor ('{minor}') to get the newest the mirror has, {same_minor[-1]}"
+    elif available:
+        hint = f"ask for one of the versions it has, such as '{available[-1]}'"
+    else:
+        hint = "add runtimes for this stack and CPU to the mirror"
+    why = {
+        "default": "the default, since the app gives no version",
+        "cached": "the minor of the previous build, since the app gives no version",
+    }.get(origin, f"from {origin}")
+    return BuildError(
+        reason="python-version::not-on-mirror",
+        title=f"Python {wanted} is not on the runtime mirror",
+        cause=(
+            f"The build needs Python {wanted} ({why}), but the mirror's "
+            f"manifest {where} lists: {listing}."
+        ),
+        action=(
+            f"Either {hint}, or add Python {wanted} to the mirror with "
+            "tools/build-runtime or tools/pack-runtime (both update runtimes.json)."
+        ),
+        detail=f"{wanted} not in [{listing}]",
+    )
+
+
+def runtime_manifest_invalid(url: str, problem: str) -> BuildError:
+    return BuildError(
+        reason="install-python::manifest-invalid",
+        title="The runtime mirror serves an unreadable runtimes.json",
+        cause=f"The buildpack reads {url} to learn which runtimes the mirror has, but {problem}.",
+        action=(
+            "Fix the mirror: runtimes.json is written by tools/pack-runtime and "
+            "tools/build-runtime. Delete it to make the buildpack ignore it."
+        ),
+        detail=f"{url}: {problem}",
+    )
+
+
+def runtime_manifest_checksum_mismatch(url: str, listed: str, sha256_file: str) -> BuildError:
+    return BuildError(
+        reason="install-python::manifest-checksum-mismatch",
+        title="The runtime mirror contradicts itself",
+        cause=(
+            f"The mirror's runtimes.json gives the SHA-256 of {url} as {listed}, "
+            f"but its .sha256 file says {sha256_file}. One of them is stale."
+        ),
+        action=(
+            "Fix the mirror: add the archive again with tools/pack-runtime or "
+            "tools/build-runtime, which write both."
+        ),
+        detail=f"runtimes.json {listed} .sha256 {sha256_file}",
     )
 
 

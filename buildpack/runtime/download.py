@@ -24,6 +24,7 @@ from buildpack.core.output import Output
 from buildpack.runtime.extract import extract_tar_stream
 from buildpack.runtime.limits import Budget, CappedBody, Clock, MirrorTooSlow, deadline, final_error
 from buildpack.runtime.transports import (
+    Body,
     DownloadError,
     NotFound,
     Response,
@@ -42,6 +43,7 @@ __all__ = [
     "download_and_extract",
     "fetch_stream",
     "parse_sha256",
+    "read_bounded",
 ]
 
 # A .sha256 file is one line; anything bigger is not one.
@@ -111,9 +113,12 @@ def download_and_extract(
     force_zstd_tool: bool = False,
     budget: Budget | None = None,
     max_bytes: int | None = None,
+    listed_sha256: str | None = None,
 ) -> str:
     """Stream the .tar.zst at ``url`` into ``dest``, verified when a .sha256 exists.
 
+    ``listed_sha256`` is the checksum the mirror's manifest gives: the
+    .sha256 file must agree with it, and it is checked when there is none.
     Returns the transport that fetched the archive ("requests", "urllib" or
     "file"). Raises ``NotFound`` when the archive does not exist (the caller
     knows which Python version that means); every other failure is a BuildError.
@@ -165,6 +170,9 @@ def download_and_extract(
             expected = retrying(
                 lambda: _expected_sha256(url + ".sha256", timeouts, transport, clock)
             )
+            if listed_sha256 and expected and expected != listed_sha256:
+                raise errors.runtime_manifest_checksum_mismatch(url, listed_sha256, expected)
+            expected = expected or listed_sha256
         return retrying(attempt)
     except NotFound:
         raise
@@ -180,6 +188,17 @@ def parse_sha256(text: str) -> str:
     if not fields or not _SHA256.match(fields[0]):
         raise ValueError("it does not start with a SHA-256 checksum in hex")
     return fields[0].lower()
+
+
+def read_bounded(body: Body, limit: int) -> bytes | None:
+    """The whole body, or None if it is longer than ``limit`` bytes."""
+    data = b""
+    while len(data) <= limit:
+        more = body.read(limit + 1 - len(data))
+        if not more:
+            return data
+        data += more
+    return None
 
 
 # --- retries ------------------------------------------------------------------------
@@ -220,18 +239,13 @@ def _expected_sha256(
         response = open_url(url, timeouts, transport)
     except NotFound:
         return None  # the mirror publishes no checksums (Heroku's does not)
-    data = b""
     try:
         with deadline(url, clock, response.abort):
-            while len(data) <= _MAX_CHECKSUM_FILE:
-                more = response.raw.read(_MAX_CHECKSUM_FILE + 1 - len(data))
-                if not more:
-                    break
-                data += more
+            data = read_bounded(response.raw, _MAX_CHECKSUM_FILE)
     finally:
         response.close()
     problem = "it is larger than a checksum file can be"
-    if len(data) <= _MAX_CHECKSUM_FILE:
+    if data is not None:
         try:
             return parse_sha256(data.decode("ascii", "replace"))
         except ValueError as exc:

@@ -36,6 +36,15 @@ if TYPE_CHECKING:
 # low enough that a decompression bomb stops long before the disk fills.
 MAX_TOTAL_BYTES = 4 * 1024**3
 MAX_MEMBERS = 200_000
+# The largest zstd window decoded: 128 MiB, what `zstd --long` uses and
+# Heroku's archives have. Decoding needs that much memory; zstd refuses more
+# unless told, and so does the buildpack.
+MAX_WINDOW_LOG = 27
+WINDOW_TOO_LARGE = (
+    "it was compressed with a zstd window larger than 128 MiB, the most the "
+    "buildpack decodes (zstd --long=27, which plain --long means); compress it "
+    "again with --long or --long=27"
+)
 
 _COPY_CHUNK = 1024 * 1024
 # Permission bits we keep: setuid, setgid and sticky bits have no business in
@@ -348,4 +357,6 @@ def _describe_data_error(exc: BaseException) -> str:
         return f"it is not a valid tar archive ({exc})"
     if isinstance(exc, ArchiveDataError):
         return str(exc)
+    if "too much memory" in str(exc):
+        return WINDOW_TOO_LARGE
     return f"the zstd data is corrupt ({exc})"

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from buildpack.cache.cache_lock import FileLock, timeout_setting
 from buildpack.core import errors
 from buildpack.core.context import BuildContext
+from buildpack.runtime.manifest import MirrorRuntimes
 
 PYTHON_MARKER = Path("bin/python")
 APP_LOCK_NAME = "python.lock"
@@ -25,6 +26,11 @@ def base_url(ctx: BuildContext) -> str:
     return url.rstrip("/")
 
 
+def uses_own_mirror(ctx: BuildContext) -> bool:
+    """True when BUILDPACK_S3_BASE_URL names another mirror than Heroku's bucket."""
+    return base_url(ctx) != ctx.settings.runtime_base_url.rstrip("/")
+
+
 def archive_url(ctx: BuildContext, version: str, ubuntu: str) -> str:
     name = ctx.settings.archive_name.format(version=version, ubuntu=ubuntu, arch=ctx.arch)
     return f"{base_url(ctx)}/{name}"
@@ -34,12 +40,18 @@ def is_installed(python_home: Path) -> bool:
     return (python_home / PYTHON_MARKER).exists()
 
 
-def install(ctx: BuildContext, version: str, ubuntu: str) -> None:
-    """Download and unpack the runtime into BUILD_DIR/.heroku/python."""
+def install(
+    ctx: BuildContext, version: str, ubuntu: str, *, mirror: MirrorRuntimes | None = None
+) -> None:
+    """Download and unpack the runtime into BUILD_DIR/.heroku/python.
+
+    With the mirror's manifest, its checksum for the archive is checked too.
+    """
     from buildpack.runtime import download
     from buildpack.runtime.download_settings import download_settings
 
     url = archive_url(ctx, version, ubuntu)
+    listed = mirror.entry_for(url.rsplit("/", 1)[1]) if mirror is not None else None
     tuning = download_settings(ctx)
     stdlib_only = not ctx.deps_ready
     if stdlib_only and shutil.which("zstd") is None and ctx.deps is not None:
@@ -60,9 +72,12 @@ def install(ctx: BuildContext, version: str, ubuntu: str) -> None:
             force_zstd_tool=stdlib_only,
             budget=tuning.budget,
             max_bytes=tuning.max_bytes,
+            listed_sha256=listed.sha256 if listed is not None else None,
         )
     except download.NotFound as exc:
-        raise errors.python_version_not_available(version, url, exc.status) from exc
+        raise errors.python_version_not_available(
+            version, url, exc.status, own_mirror=uses_own_mirror(ctx)
+        ) from exc
     ctx.report.set("python_download_transport", transport)
     if transport == "urllib":
         ctx.out.info(

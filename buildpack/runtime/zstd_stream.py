@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from buildpack.core import errors
-from buildpack.runtime.extract import ArchiveDataError
+from buildpack.runtime.extract import MAX_WINDOW_LOG, WINDOW_TOO_LARGE, ArchiveDataError
 
 _COPY_CHUNK = 1024 * 1024
 
@@ -46,9 +46,8 @@ def open_zstd_reader(raw: Reader, *, force_tool: bool = False) -> Iterator[Reade
     zstandard = None if force_tool else zstandard_module()
     if zstandard is not None:
         # read_across_frames: archives compressed in parallel may hold several frames.
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            raw, read_across_frames=True, closefd=False
-        )
+        dctx = zstandard.ZstdDecompressor(max_window_size=2**MAX_WINDOW_LOG)
+        reader = dctx.stream_reader(raw, read_across_frames=True, closefd=False)
         ahead = _ReadAhead(reader)
         try:
             yield ahead
@@ -147,7 +146,7 @@ class _ZstdToolReader:
         # here the tool sits in the middle of a byte pipeline.
         try:
             self._proc = subprocess.Popen(
-                ["zstd", "-d", "-c", "-q"],
+                ["zstd", "-d", "-c", "-q", f"--memory={2 ** (MAX_WINDOW_LOG - 20)}MB"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
@@ -195,6 +194,8 @@ class _ZstdToolReader:
         if returncode != 0:
             self._stderr.seek(0)
             message = self._stderr.read().decode("utf-8", "replace").strip()
+            if "too much memory" in message:
+                raise ArchiveDataError(WINDOW_TOO_LARGE)
             raise ArchiveDataError(f"the zstd data is corrupt (zstd: {message or returncode})")
 
     def close(self) -> None:

@@ -298,7 +298,7 @@ def test_a_trickling_mirror_fails_within_the_configured_budget(
     box: Sandbox, mirror: FaultServer, runtime_archive: RuntimeArchive
 ) -> None:
     path = archive_path(runtime_archive)
-    trickle = Fault("trickle", after=64 * 1024, seconds=0.5, times=None)
+    trickle = Fault("trickle", after=64 * 1024, interval=0.5, times=None)
     mirror.add(path, trickle)
     # As a Heroku app sets it: 1.5 s an attempt, no retry after 1.5 s.
     (box.env_dir / "CURL_TIMEOUT").write_text("1.5")
@@ -322,7 +322,7 @@ def test_a_trickling_index_fails_the_build_within_the_budget(
     """The pinned pip's index page trickles. pip, the usual fallback when the
     index cannot be used, would wait on the same index: the build stops."""
     page = "/simple/pip/"
-    trickle = Fault("trickle", body=b"<html>" + b" " * 10_000, after=10, seconds=0.5, times=None)
+    trickle = Fault("trickle", body=b"<html>" + b" " * 10_000, after=10, interval=0.5, times=None)
     with FaultServer(tmp_path_factory.mktemp("trickling-index")) as index:
         index.add(page, trickle)
         env = box.env(

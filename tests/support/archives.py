@@ -76,3 +76,13 @@ def write_with_sha256(path: Path, data: bytes, *, sha256: str | None = None) -> 
     digest = sha256 or hashlib.sha256(data).hexdigest()
     path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
     return path
+
+
+def tar_members(archive: Path) -> dict[str, tarfile.TarInfo]:
+    """The members of a .tar.zst, by name."""
+    with (
+        open(archive, "rb") as raw,
+        zstandard.ZstdDecompressor().stream_reader(raw) as reader,
+        tarfile.open(fileobj=reader, mode="r|") as tf,
+    ):
+        return {m.name: m for m in tf}

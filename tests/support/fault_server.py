@@ -57,8 +57,9 @@ class Fault:
     - ``redirect``: answer ``status`` (default 302 here) to ``location``.
     - ``body``: answer ``status`` (200 unless given) with ``body`` instead of the file.
     - ``trickle``: send the headers and ``after`` bytes, then one byte every
-      ``seconds`` (never the whole body) until the test sets ``release``, the
-      client is gone or the server stops; then close the connection.
+      ``interval`` seconds (never the whole body) until the test sets
+      ``release``, the client is gone or the server stops; then close the
+      connection.
     """
 
     kind: Kind
@@ -67,6 +68,7 @@ class Fault:
     after: int = 0
     location: str = ""
     body: bytes = b""
+    interval: float = 0.5  # trickle: seconds between bytes
     release: threading.Event = field(default_factory=threading.Event)
 
 
@@ -282,7 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
             # Never the last byte: the transfer cannot finish by trickling.
             ends = time.monotonic() + _MAX_TRICKLE_SECONDS
             for i in range(max(len(rest) - 1, 0)):
-                if fault.release.wait(fault.seconds) or owner._stop.is_set():
+                if fault.release.wait(fault.interval) or owner._stop.is_set():
                     return
                 if time.monotonic() > ends:
                     return

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildpack.runtime_pack import pack_runtime
+from tools.runtime_archive.pack import pack_runtime
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,18 @@ class RuntimeArchive:
         return self.path.name
 
 
-def pack_host_runtime(mirror_dir: Path, *, ubuntu: str = "24") -> RuntimeArchive:
-    """Pack ``sys.base_prefix`` (this interpreter's installation) into ``mirror_dir``."""
+def pack_host_runtime(
+    mirror_dir: Path, *, stack: str = "heroku-24", manifest: bool = False
+) -> RuntimeArchive:
+    """Pack ``sys.base_prefix`` (this interpreter's installation) into ``mirror_dir``.
+
+    Without ``manifest`` the mirror has no runtimes.json, as Heroku's bucket:
+    most tests build against that; the manifest's own tests ask for one.
+    """
     version = ".".join(map(str, sys.version_info[:3]))
-    path = pack_runtime(Path(sys.base_prefix), mirror_dir, version=version, ubuntu=ubuntu)
+    path = pack_runtime(
+        Path(sys.base_prefix), mirror_dir, version=version, stack=stack, list_in_manifest=manifest
+    )
     return RuntimeArchive(path, version, path.with_name(path.name + ".sha256"), mirror_dir)
 
 

@@ -57,3 +57,52 @@ def test_installed_runtime_without_exported_env_is_not_a_duplicate(tmp_path):
     (c.ctx.build_python_home / "bin").mkdir(parents=True)
     (c.ctx.build_python_home / "bin" / "python").write_text("")
     checks.check_not_duplicate(c.ctx)
+
+
+# --- a build by hand: BUILD_DIR built already ---------------------------------------
+
+
+def built_dir(tmp_path):
+    build, app = tmp_path / "build", tmp_path / "app"
+    (build / ".heroku" / "python" / "bin").mkdir(parents=True)
+    app.mkdir()
+    return build, app
+
+
+def test_a_build_dir_with_a_runtime_and_its_dyno_script_was_built(tmp_path):
+    build, app = built_dir(tmp_path)
+    (build / ".profile.d").mkdir()
+    (build / ".profile.d" / "python.sh").write_text("export PATH\n")
+    with pytest.raises(errors.BuildError) as info:
+        checks.check_before_build(build, {}, app)
+    assert info.value.reason == "checks::already-built"
+    assert "fresh copy of the app" in info.value.action
+
+
+def test_a_failed_build_is_known_by_its_app_link(tmp_path):
+    """A build that failed after linking /app/.heroku/python left no dyno script."""
+    build, app = built_dir(tmp_path)
+    (app / ".heroku").mkdir()
+    (app / ".heroku" / "python").symlink_to(build / ".heroku" / "python")
+    assert checks.built_already(build, app)
+    with pytest.raises(errors.BuildError, match="already-built"):
+        checks.check_before_build(build, {}, app)
+
+
+def test_a_committed_runtime_alone_is_not_taken_for_a_build(tmp_path):
+    build, app = built_dir(tmp_path)
+    assert not checks.built_already(build, app)
+    checks.check_before_build(build, {}, app)  # check_app refuses it later
+
+
+def test_after_another_python_buildpack_the_duplicate_check_speaks(tmp_path):
+    build, app = built_dir(tmp_path)
+    (build / ".profile.d").mkdir()
+    (build / ".profile.d" / "python.sh").write_text("export PATH\n")
+    checks.check_before_build(build, {"PYTHON_BUILDPACK_HOME": "/app/.heroku/python"}, app)
+
+
+def test_building_in_app_itself_needs_no_link(tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    checks.check_app_dir_writable(app, app)

@@ -30,12 +30,13 @@ def test_a_host_without_unshare_is_a_problem(monkeypatch, tmp_path):
     assert problem is not None and "unshare" in problem
 
 
-def test_ci_run_fails_when_pytest_collects_nothing(tmp_path):
-    """.ci/run with a test directory holding no tests: pytest exits 5, and so does CI."""
+def test_ci_fails_when_pytest_collects_nothing(tmp_path):
+    """.ci/run's test run on a directory holding no tests: pytest exits 5, and so does CI."""
     empty = tmp_path / "no-tests"
     empty.mkdir()
+    assert "exec bash .ci/pytest" in (ROOT / ".ci" / "run").read_text()
     result = subprocess.run(
-        ["bash", str(ROOT / ".ci" / "run"), str(empty)],
+        ["bash", str(ROOT / ".ci" / "pytest"), str(empty)],
         capture_output=True,
         text=True,
         timeout=600,

@@ -48,7 +48,7 @@ def mirror(tmp_path: Path) -> Path:
 @pytest.fixture
 def trickle() -> Iterator[Fault]:
     """A trickle the test adds to its server; released when the test ends."""
-    fault = Fault("trickle", after=1000, seconds=TRICKLE_SECONDS, times=None)
+    fault = Fault("trickle", after=1000, interval=TRICKLE_SECONDS, times=None)
     try:
         yield fault
     finally:
@@ -153,7 +153,7 @@ def test_a_download_without_a_budget_waits_for_the_read_timeout_only(
     server: FaultServer, dest: Path
 ) -> None:
     """What the budget adds: a stall (no bytes at all) is the read timeout's."""
-    server.add(PATH, Fault("stall", after=1000, seconds=10, times=None))
+    server.add(PATH, Fault("stall", after=1000, times=None))
     with pytest.raises(errors.BuildError) as info:
         fetch(server.url + PATH, dest, read_timeout=0.5, retries=0)
     assert info.value.reason == "install-python::download"

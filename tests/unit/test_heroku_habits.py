@@ -224,6 +224,7 @@ def test_the_pip_legacy_metadata_hint_for_pip(tmp_path: Path) -> None:
     real failure needs pip >= 24.1 and a package with old metadata in the
     runtime the test uses, which cannot be staged without the index."""
     c = make_ctx(tmp_path)
+    c.ctx.cache_dir.mkdir()  # bin/compile makes it
     fake = c.ctx.build_python_home / "bin" / "python"
     fake.parent.mkdir(parents=True)
     fake.write_text(f"#!/bin/sh\ncat <<'EOF'\n{PIP_LEGACY_OUTPUT}EOF\nexit 1\n")

@@ -778,6 +778,7 @@ def test_report_fields(tmp_path, settings):
         "python_version_pinned": True,
         "python_version_outdated": True,
         "python_version_files": [".python-version", "runtime.txt"],
+        "python_version_resolved_by": "buildpack.toml",
     }
 
 

@@ -1,4 +1,4 @@
-"""The pack-runtime tool, on the host interpreter and on a small made-up prefix."""
+"""tools/pack-runtime, on the host interpreter and on a small made-up prefix."""
 
 from __future__ import annotations
 
@@ -14,24 +14,17 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from buildpack import runtime_pack
 from buildpack.core.output import Output
 from buildpack.runtime import download
 from buildpack.runtime.extract import extract_tar_stream
 from buildpack.runtime.zstd_stream import open_zstd_reader
-from buildpack.runtime_pack import PackError, pack_runtime
+from tests.support.archives import tar_members
 from tests.support.runtime_mirror import RuntimeArchive
+from tools.runtime_archive import manifest
+from tools.runtime_archive import pack as runtime_pack
+from tools.runtime_archive.pack import PackError, pack_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def members(archive: Path) -> dict[str, tarfile.TarInfo]:
-    with (
-        open(archive, "rb") as raw,
-        zstandard.ZstdDecompressor().stream_reader(raw) as reader,
-        tarfile.open(fileobj=reader, mode="r|") as tf,
-    ):
-        return {m.name: m for m in tf}
 
 
 # --- the host interpreter (the session's runtime_archive) -----------------------------
@@ -39,7 +32,7 @@ def members(archive: Path) -> dict[str, tarfile.TarInfo]:
 
 @pytest.fixture(scope="module")
 def host_members(runtime_archive: RuntimeArchive) -> dict[str, tarfile.TarInfo]:
-    return members(runtime_archive.path)
+    return tar_members(runtime_archive.path)
 
 
 def test_archive_name(runtime_archive: RuntimeArchive) -> None:
@@ -194,9 +187,11 @@ def fake_prefix(tmp_path: Path) -> Path:
 
 def test_fake_prefix_layout(tmp_path: Path) -> None:
     prefix = fake_prefix(tmp_path)
-    archive = pack_runtime(prefix, tmp_path / "out", version="3.13.1", arch="arm64", ubuntu="22")
+    archive = pack_runtime(
+        prefix, tmp_path / "out", version="3.13.1", arch="arm64", stack="heroku-22"
+    )
     assert archive.name == "python-3.13.1-ubuntu-22.04-arm64.tar.zst"
-    found = members(archive)
+    found = tar_members(archive)
     assert sorted(found) == [
         "bin",
         "bin/pydoc3.13",
@@ -272,8 +267,11 @@ def test_relative_link_leaving_the_prefix_is_an_error(tmp_path: Path) -> None:
 def test_missing_pip_wheel_is_an_error(tmp_path: Path) -> None:
     prefix = fake_prefix(tmp_path)
     (prefix / "lib/python3.13/ensurepip/_bundled/pip-25.0-py3-none-any.whl").unlink()
-    with pytest.raises(PackError, match="no pip wheel"):
+    with pytest.raises(PackError, match="has no pip wheel") as raised:
         pack_runtime(prefix, tmp_path / "out", version="3.13.1")
+    # What to do instead, not only what is wrong.
+    assert "tools/build-runtime" in str(raised.value)
+    assert not (tmp_path / "out").exists()
 
 
 def test_version_is_detected_from_the_interpreter() -> None:
@@ -303,3 +301,115 @@ def test_command_line(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "pack-runtime: error:" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_system_python_without_bundled_wheels_is_refused_clearly(tmp_path: Path) -> None:
+    """Debian's /usr/bin/python3 has no ensurepip/_bundled: say so, and what to do."""
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("this machine has no system python3")
+    tool = ROOT / "tools" / "pack-runtime"
+    result = subprocess.run(
+        [str(tool), "/usr", "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "has no pip wheel" in result.stderr
+    assert "tools/build-runtime" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# --- the mirror's manifest (runtimes.json) -------------------------------------------
+
+
+def test_manifest_lists_every_archive_with_its_checksum(tmp_path: Path) -> None:
+    prefix = fake_prefix(tmp_path)
+    out = tmp_path / "mirror"
+    pack_runtime(prefix, out, version="3.13.2", stack="heroku-24", arch="amd64")
+    pack_runtime(prefix, out, version="3.13.1", stack="heroku-24", arch="amd64")
+    pack_runtime(prefix, out, version="3.13.1", stack="heroku-22", arch="arm64")
+    entries = manifest.read(out)
+    assert [(e.stack, e.arch, e.version) for e in entries] == [
+        ("heroku-22", "arm64", "3.13.1"),
+        ("heroku-24", "amd64", "3.13.1"),
+        ("heroku-24", "amd64", "3.13.2"),
+    ]
+    for entry in entries:
+        archive = out / entry.file
+        assert entry.size == archive.stat().st_size
+        assert entry.sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
+        sha_file = out / f"{entry.file}.sha256"
+        assert download.parse_sha256(sha_file.read_text()) == entry.sha256
+    assert manifest.problems(out) == []
+    # No temporary files are left beside it.
+    assert not [p.name for p in out.iterdir() if ".tmp-" in p.name]
+
+
+def test_manifest_entry_is_replaced_and_stale_ones_dropped(tmp_path: Path) -> None:
+    prefix = fake_prefix(tmp_path)
+    out = tmp_path / "mirror"
+    first = pack_runtime(prefix, out, version="3.13.1", arch="amd64")
+    pack_runtime(prefix, out, version="3.13.2", arch="amd64")
+    (prefix / "lib/python3.13/os.py").write_text("# os, changed\n")
+    again = pack_runtime(prefix, out, version="3.13.1", arch="amd64")
+    assert again == first
+    [entry] = [e for e in manifest.read(out) if e.version == "3.13.1"]
+    assert entry.sha256 == hashlib.sha256(again.read_bytes()).hexdigest()
+    # An archive deleted by hand leaves the manifest at the next add.
+    (out / "python-3.13.2-ubuntu-24.04-amd64.tar.zst").unlink()
+    pack_runtime(prefix, out, version="3.13.1", arch="amd64")
+    assert [e.version for e in manifest.read(out)] == ["3.13.1"]
+
+
+def test_manifest_disagreeing_with_a_sha256_file_is_found(tmp_path: Path) -> None:
+    out = tmp_path / "mirror"
+    archive = pack_runtime(fake_prefix(tmp_path), out, version="3.13.1", arch="amd64")
+    sha_file = archive.with_name(archive.name + ".sha256")
+    sha_file.write_text(f"{'0' * 64}  {archive.name}\n")
+    [problem] = manifest.problems(out)
+    assert ".sha256 says 000" in problem
+
+
+def test_concurrent_adds_are_all_listed(tmp_path: Path) -> None:
+    prefix = fake_prefix(tmp_path)
+    out = tmp_path / "mirror"
+    code = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
+        "from tools.runtime_archive.pack import pack_runtime;"
+        "pack_runtime(Path(sys.argv[2]), Path(sys.argv[3]), version=sys.argv[4], arch='amd64')"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(ROOT), str(prefix), str(out), v])
+        for v in ("3.13.1", "3.13.2", "3.13.3", "3.13.4")
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    assert [e.version for e in manifest.read(out)] == ["3.13.1", "3.13.2", "3.13.3", "3.13.4"]
+
+
+def test_a_broken_manifest_is_not_overwritten(tmp_path: Path) -> None:
+    out = tmp_path / "mirror"
+    out.mkdir()
+    (out / "runtimes.json").write_text("{not json")
+    with pytest.raises(PackError, match=r"runtimes\.json: it is not JSON"):
+        pack_runtime(fake_prefix(tmp_path), out, version="3.13.1", arch="amd64")
+    assert (out / "runtimes.json").read_text() == "{not json"
+
+
+def test_command_line_stack_and_manifest(tmp_path: Path) -> None:
+    tool = ROOT / "tools" / "pack-runtime"
+    out = tmp_path / "mirror"
+    args = [str(fake_prefix(tmp_path)), "-o", str(out), "--version", "3.13.1", "--arch", "arm64"]
+    ok = subprocess.run(
+        [str(tool), *args, "--stack", "heroku-22"], capture_output=True, text=True, timeout=120
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert Path(ok.stdout.strip()) == out / "python-3.13.1-ubuntu-22.04-arm64.tar.zst"
+    [entry] = manifest.read(out)
+    assert (entry.stack, entry.arch, entry.version) == ("heroku-22", "arm64", "3.13.1")
+    bad = subprocess.run(
+        [str(tool), *args, "--stack", "ubuntu-24"], capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 1
+    assert "'ubuntu-24' is not a stack name such as heroku-24" in bad.stderr

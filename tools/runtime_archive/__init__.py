@@ -1,0 +1,1 @@
+"""Runtime archives for a mirror: packed from an installed CPython, or built from source."""
