@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from buildpack.core import proc
+from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext
 from buildpack.core.output import Output
 from buildpack.core.settings import buildpack_root
@@ -105,6 +105,10 @@ def fetch_into(plan: Plan, dest: Path) -> list[Path]:
     return paths + package_index.fetch_exact(plan.index, exact, dest, workers=WORKERS)
 
 
+# How the child hands a BuildError to the parent, on its last line.
+_BUILD_ERROR = "BUILD-ERROR "
+
+
 def fetch_main(argv: list[str]) -> int:
     """``PLAN_JSON DEST``: fetch the plan's files into DEST and print their
     names, one a line; exit 1 with the reason on the last line."""
@@ -115,6 +119,11 @@ def fetch_main(argv: list[str]) -> int:
         paths = fetch_into(plan, dest)
     except (package_index.IndexUnavailable, OSError) as exc:
         print(exc)
+        return 1
+    except errors.BuildError as exc:
+        # A failure no fallback can fix (a too-slow index): the parent re-raises it.
+        fields = {k: getattr(exc, k) for k in ("reason", "title", "cause", "action", "detail")}
+        print(_BUILD_ERROR + json.dumps(fields))
         return 1
     print("\n".join(path.name for path in paths))
     return 0
@@ -141,6 +150,8 @@ class Fetch:
         lines = done.output.strip().splitlines()
         if done.returncode != 0:
             reason = lines[-1] if lines else f"exit status {done.returncode}"
+            if reason.startswith(_BUILD_ERROR):
+                raise errors.BuildError(**json.loads(reason.removeprefix(_BUILD_ERROR)))
             raise package_index.IndexUnavailable(reason)
         paths = [self.dir / name for name in lines]
         if not all(path.is_file() and path.parent == self.dir for path in paths):
