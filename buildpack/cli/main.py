@@ -22,7 +22,7 @@ from buildpack.selfdeps import bootstrap
 USAGE = "usage: bin/compile BUILD_DIR CACHE_DIR [ENV_DIR]"
 # How long a failed build waits for the background fetch of the buildpack's
 # own dependencies to end, to keep them for the next build.
-KEEP_FETCHED_SECONDS = 10.0
+KEEP_FETCHED_SECONDS = 20.0
 
 
 def compile_main(argv: list[str], *, install_dev: bool = False) -> int:

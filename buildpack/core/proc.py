@@ -11,6 +11,7 @@ captured, and shown, indented, when the caller collects it with ``finish``.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -109,8 +110,18 @@ class Background:
         for chunk in iter(lambda: stdout.read1(65536), b""):
             self._chunks.append(chunk)
 
+    def hurry(self) -> None:
+        """Give the program back the build's own CPU priority: it was
+        started niced because nothing waited for it, and now something does."""
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        # Lowering a nice value needs root; an unprivileged build waits as is.
+        with contextlib.suppress(OSError):
+            if os.getpriority(os.PRIO_PROCESS, self._proc.pid) > mine:
+                os.setpriority(os.PRIO_PROCESS, self._proc.pid, mine)
+
     def wait_for(self, seconds: float) -> bool:
         """True if the program has ended, waiting at most ``seconds``."""
+        self.hurry()
         try:
             self._proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
@@ -126,6 +137,7 @@ class Background:
     ) -> Completed:
         """Wait for the program; show what it printed; raise ``on_failure``
         on a non-zero exit, as ``run`` does."""
+        self.hurry()
         try:
             returncode = self._proc.wait()
             self._reader.join()

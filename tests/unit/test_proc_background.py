@@ -193,3 +193,20 @@ def test_work_goes_on_while_the_child_runs(tmp_path: Path) -> None:
     flag.touch()
     out, _, _ = _output()
     assert bg.finish(out=out, show=False).output == "saw it"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may lower a nice value")
+def test_waiting_gives_a_niced_program_the_builds_priority() -> None:
+    """The dependency fetch nices itself to 19; a build that waits for it
+    must not wait at the lowest priority on a busy machine."""
+    out, _, _ = _output()
+    code = "import os, sys, time; os.nice(19); print('niced', flush=True); time.sleep(30)"
+    bg = proc.start(_py(code), env=ENV)
+    try:
+        wait_for(lambda: b"niced" in b"".join(bg._chunks), "the program to nice itself")
+        pid = bg._proc.pid
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 19
+        assert bg.wait_for(0.1) is False
+        assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        bg.stop()
