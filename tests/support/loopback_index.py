@@ -26,6 +26,7 @@ from buildpack.package_managers import tool_lock
 from buildpack.selfdeps.bootstrap import read_pins, requirements
 from buildpack.selfdeps.wheel_choice import Interpreter
 from buildpack.selfdeps.wheel_lock import this_environment
+from tests.support import pure_wheel_files
 
 TOML = buildpack_root() / "buildpack.toml"
 FIXTURES = buildpack_root() / "tests" / "fixtures"
@@ -67,6 +68,7 @@ def make_index(root: Path, wanted: list[str], exact: Sequence[str] = ()) -> Path
     subprocess.run([*download, "-d", files, *wanted], check=True)
     if exact:
         subprocess.run([*download, "--no-deps", "-d", files, *exact], check=True)
+    pure_wheel_files.download(files)  # the PyPA wheels, as the lock names them
     add_pages(root)
     return root
 
