@@ -54,7 +54,8 @@ from bench_env import (
 
 from buildpack.core.settings import Settings
 from buildpack.package_managers import tool_lock
-from buildpack.selfdeps.wheel_tags import Interpreter
+from buildpack.selfdeps.wheel_choice import Interpreter
+from buildpack.selfdeps.wheel_lock import this_environment
 from tests.support.fault_server import FaultServer
 from tests.support.loopback_index import make_index
 from tools.runtime_archive.pack import pack_runtime
@@ -115,7 +116,9 @@ def tool_files(manager: str, index_root: Path) -> list[Path]:
     files = index_root / "files"
     if manager in tool_lock.LOCKED_TOOLS:
         lock = tool_lock.load(tool_lock.lock_path(ROOT))
-        locked = tool_lock.files_for(lock, manager, version, Interpreter.running())
+        locked = tool_lock.files_for(
+            lock, manager, version, this_environment(), Interpreter.running()
+        )
         return [files / f.filename for f in locked]
     return sorted(files.glob(f"{manager}-{version}-*.whl"))[:1]
 

@@ -106,6 +106,7 @@ def compile_app(ctx: BuildContext) -> None:
         with ctx.report.timed("buildpack_dependencies"):
             ctx.deps.wait([ctx.build_python_home])
         ctx.report.set("buildpack_dependencies_source", ctx.deps.source or "none")
+        ctx.report.set("pypa_libraries_source", ctx.deps.pure.source or "none")
         if ctx.deps.ready:
             locate.remember(ctx.buildpack_dir, ctx.build_dir, ctx.deps.target)
     with ctx.report.timed("cache_save"):

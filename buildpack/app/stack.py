@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import platform
-from pathlib import Path
+from collections.abc import Mapping
 
 from buildpack.core import errors
 from buildpack.core.context import BuildContext
@@ -13,17 +13,14 @@ from buildpack.core.settings import Settings
 _ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
-def stack_from_os_release(os_release: Path = Path("/etc/os-release")) -> str | None:
-    """heroku-NN for Ubuntu NN.04, else None: only Ubuntu matches Heroku's images."""
-    try:
-        text = os_release.read_text(errors="replace")
-    except OSError:
-        return None
-    fields = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            fields[key.strip()] = value.strip().strip("\"'")
+def stack_from_os_release(fields: Mapping[str, str] | None = None) -> str | None:
+    """heroku-NN for Ubuntu NN.04, else None: only Ubuntu matches Heroku's
+    images. ``fields``: os-release's, this machine's when None."""
+    if fields is None:
+        try:
+            fields = platform.freedesktop_os_release()
+        except OSError:
+            return None
     if fields.get("ID") != "ubuntu":
         return None
     major, _, minor = fields.get("VERSION_ID", "").partition(".")
@@ -32,9 +29,9 @@ def stack_from_os_release(os_release: Path = Path("/etc/os-release")) -> str | N
     return f"heroku-{major}"
 
 
-def resolve_stack(ctx: BuildContext, os_release: Path = Path("/etc/os-release")) -> tuple[str, str]:
+def resolve_stack(ctx: BuildContext) -> tuple[str, str]:
     """Return (stack, ubuntu major) or raise a clear error."""
-    stack = ctx.setting("STACK") or stack_from_os_release(os_release)
+    stack = ctx.setting("STACK") or stack_from_os_release()
     if stack is None:
         raise errors.stack_missing(sorted(ctx.settings.stacks))
     return stack, ubuntu_for(ctx.settings, stack)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildpack.core.context import BuildContext
+from buildpack.core.settings import toml_loads
 from buildpack.selfdeps import pip_config
 
 if TYPE_CHECKING:
@@ -109,12 +110,14 @@ def file_sha256(path: Path) -> str:
 
 
 def read_toml(path: Path) -> dict[str, Any] | None:
-    """An app's TOML file, or None when it cannot be read: then nothing is proven."""
-    from buildpack.core.settings import parse_toml
-
+    """An app's TOML file, or None when it cannot be read (or, on Python
+    3.10, before the build has tomli): then nothing is proven."""
+    loads = toml_loads()
+    if loads is None:
+        return None
     try:
-        data = parse_toml(path.read_text(encoding="utf-8"))
-    except Exception:  # any parse error: cannot prove anything
+        data = loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):  # TOMLDecodeError is a ValueError
         return None
     return data if isinstance(data, dict) else None
 

@@ -16,8 +16,10 @@ def wants_postgres(build_dir: Path) -> bool:
     """A Django app (manage.py at the root) with a PostgreSQL driver installed."""
     if not (build_dir / "manage.py").is_file():
         return False
-    found = installed.distributions(build_dir / PYTHON_SUBDIR)
-    return "django" in found and any(d in found for d in POSTGRES_DRIVERS)
+    python_home = build_dir / PYTHON_SUBDIR
+    return installed.has_any(python_home, "django") and installed.has_any(
+        python_home, *POSTGRES_DRIVERS
+    )
 
 
 def release_yaml(build_dir: Path) -> str:

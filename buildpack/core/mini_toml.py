@@ -1,9 +1,11 @@
 """A reader for the small TOML subset buildpack.toml uses.
 
-Only for Python 3.10 before tomli is bootstrapped: Heroku's heroku-22 image
-has a python3 3.10 without pip, and the buildpack must read its own settings
-to download the runtime whose bundled pip then installs tomli. A test checks
-this reader agrees with tomllib on buildpack.toml; anything outside the subset
+Only for buildpack.toml, on Python 3.10, before the build has fetched tomli
+(selfdeps.pure_wheels): Heroku's heroku-22 image has a python3 3.10 without
+pip, and the buildpack must read its own settings to know what to fetch (and,
+on a first build, the runtime whose pip names the default index). An app's
+TOML files are never read with it. A test checks this reader agrees with
+tomllib on buildpack.toml; anything outside the subset
 (tables, quoted or bare keys, strings without escapes, numbers, booleans,
 string arrays and one-line inline tables) is refused rather than guessed.
 """

@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 
-def parse_toml(text: str) -> dict[str, Any]:
+def toml_loads() -> Callable[[str], dict[str, Any]] | None:
+    """tomllib, or on Python 3.10 tomli once the build has fetched it
+    (see selfdeps.pure_wheels); None before that."""
     if sys.version_info >= (3, 11):
         import tomllib
 
-        return tomllib.loads(text)
+        return tomllib.loads
     try:
         import tomli
     except ImportError:
+        return None
+    loads: Callable[[str], dict[str, Any]] = tomli.loads
+    return loads
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """buildpack.toml's contents. Before tomli is there on Python 3.10, a
+    reader of the small subset of TOML that buildpack.toml uses (never an
+    app's file: see ``toml_loads``)."""
+    loads = toml_loads()
+    if loads is None:
         from buildpack.core import mini_toml
 
         return mini_toml.loads(text)
-    data: dict[str, Any] = tomli.loads(text)
-    return data
+    return loads(text)
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,6 @@ _HARMLESS_OPTIONS = {
     "--trusted-host",
     "--use-feature",
 }
-# A PEP 508 requirement by name: name, extras, specifiers, markers. No URL.
-_NAMED = re.compile(
-    r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*(?:\[[^\]]*\])?\s*"
-    r"(?:\(?\s*(?:[<>=!~]=?|===)[^;@]*)?(?:;[^@]*)?"
-)
 _ARCHIVE_SUFFIXES = (
     ".whl",
     ".zip",
@@ -219,10 +214,24 @@ def _include(
 def _check_requirement(line: str, result: RequirementFiles, key: str) -> None:
     # Per-requirement options (--hash=..., --config-settings) follow the spec.
     spec = re.split(r"\s+--?[A-Za-z]", line, maxsplit=1)[0].strip()
-    if not _NAMED.fullmatch(spec):
+    name = named_requirement(spec)
+    if name is None:
         result.not_plain.append(f"{key}: not a requirement by name: {spec}")
-        return
-    name = re.split(r"[\s\[<>=!~;(]", spec, maxsplit=1)[0]
-    # pip installs "foo.zip" or "foo-1.0.tar.gz" from a file when one exists.
-    if name.lower().endswith(_ARCHIVE_SUFFIXES):
+    elif name.lower().endswith(_ARCHIVE_SUFFIXES):
+        # pip installs "foo.zip" or "foo-1.0.tar.gz" from a file when one exists.
         result.not_plain.append(f"{key}: may name a local file: {spec}")
+
+
+def named_requirement(spec: str) -> str | None:
+    """The project a PEP 508 requirement names, if it is one by name (extras,
+    versions and markers, but no URL); None for anything else, and when the
+    packaging library that parses it is not there (then nothing is proven)."""
+    try:
+        from packaging.requirements import InvalidRequirement, Requirement
+    except ImportError:
+        return None
+    try:
+        requirement = Requirement(spec)
+    except InvalidRequirement:
+        return None
+    return requirement.name if requirement.url is None else None

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -40,18 +41,18 @@ from buildpack.core.output import Output
 from buildpack.core.settings import buildpack_root
 from buildpack.package_managers import tool_lock
 from buildpack.runtime import download_settings
-from buildpack.selfdeps import package_index
-from buildpack.selfdeps.wheel_tags import Interpreter
+from buildpack.selfdeps import package_index, wheel_lock
 
 WORKERS = 4
 # The fetch waits for nothing but the network; the build needs the CPU.
 _NICENESS = 19
 # Run as ``python -I -c``: -I keeps the app's and the user's Python
-# settings out, so the package's path comes as an argument.
+# settings out, so the package's path comes as an argument, and the checked
+# PyPA wheel files (see selfdeps.pure_wheels) as the next, joined by os.pathsep.
 _FETCH_SCRIPT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "import os, sys; sys.path[:0] = [sys.argv[1], *filter(None, sys.argv[2].split(os.pathsep))]; "
     "from buildpack.package_managers.tool_fetch import fetch_main; "
-    "sys.exit(fetch_main(sys.argv[2:]))"
+    "sys.exit(fetch_main(sys.argv[3:]))"
 )
 
 
@@ -90,7 +91,9 @@ def locked(
 ) -> Plan:
     """Every wheel of ``tool``'s locked dependency set for the runtime ``minor``
     (raises LockUnusable when the lock has none)."""
-    files = tool_lock.files_for(lock, tool, version, Interpreter.runtime(minor))
+    env = wheel_lock.environment(minor, platform.machine())
+    interp = package_index.interpreter(minor)  # IndexUnavailable without packaging
+    files = tool_lock.files_for(lock, tool, version, env, interp)
     return Plan(index, files=tuple((f.project, f.filename, f.sha256) for f in files))
 
 
@@ -99,7 +102,7 @@ def fetch_into(plan: Plan, dest: Path) -> list[Path]:
     paths = []
     for project, version, minor in plan.pins:
         pin = package_index.Pin(project, version)
-        link = package_index.find_wheel(plan.index, pin, Interpreter.runtime(minor))
+        link = package_index.find_wheel(plan.index, pin, package_index.interpreter(minor))
         paths.append(package_index.fetch_wheel(plan.index, link, dest))
     exact = [package_index.ExactFile(*f) for f in plan.files]
     return paths + package_index.fetch_exact(plan.index, exact, dest, workers=WORKERS)
@@ -132,12 +135,13 @@ def fetch_main(argv: list[str]) -> int:
 class Fetch:
     """One plan's files, being fetched by a child process."""
 
-    def __init__(self, plan: Plan, env: dict[str, str]) -> None:
+    def __init__(self, plan: Plan, env: dict[str, str], pure_wheels: list[Path]) -> None:
         self.plan = plan
         self.dir = Path(tempfile.mkdtemp(prefix="tool-wheels-"))
         self.started = time.monotonic()
         self.seconds: float | None = None  # how long the fetch took, once done
-        args = [sys.executable, "-I", "-c", _FETCH_SCRIPT, str(buildpack_root())]
+        pure = os.pathsep.join(str(path) for path in pure_wheels)
+        args = [sys.executable, "-I", "-c", _FETCH_SCRIPT, str(buildpack_root()), pure]
         self._child: proc.Background | None = proc.start(
             [*args, plan.to_json(), str(self.dir)], env=env
         )
@@ -171,7 +175,8 @@ def start(ctx: BuildContext, plan: Plan) -> None:
     """Begin fetching ``plan`` for a later ``fetched``; the build closes it
     (``BuildContext.close_tool_fetch``)."""
     ctx.close_tool_fetch()
-    ctx.tool_fetch = Fetch(plan, _child_env(ctx))
+    pure = ctx.deps.pure.paths if ctx.deps is not None else []
+    ctx.tool_fetch = Fetch(plan, _child_env(ctx), pure)
 
 
 def _child_env(ctx: BuildContext) -> dict[str, str]:

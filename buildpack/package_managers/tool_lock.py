@@ -26,9 +26,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
+from buildpack.selfdeps import wheel_lock
+
+if TYPE_CHECKING:
+    from buildpack.selfdeps.wheel_choice import Interpreter
 
 LOCK_FILE = "tool-locks.json"
 LOCKED_TOOLS = ("poetry", "pipenv")
@@ -71,14 +74,14 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def files_for(
-    data: dict[str, Any], tool: str, version: str, interp: Interpreter
+    data: dict[str, Any], tool: str, version: str, env: str, interp: Interpreter
 ) -> list[LockedFile]:
-    """The wheels to install ``tool`` ``version`` for ``interp``, one per package,
-    each the best fit among the locked files (as pip would choose)."""
+    """The wheels to install ``tool`` ``version`` for the environment ``env``
+    whose interpreter is ``interp``, one per package, each the best fit
+    among the locked files (as pip would choose)."""
     entry = data["tools"].get(tool)
     if not isinstance(entry, dict) or entry.get("version") != version:
         raise LockUnusable(f"the buildpack has no lock of {tool} {version}")
-    env = environment(f"{interp.major}.{interp.minor}", interp.machine)
     if env not in entry.get("environments", []):
         raise LockUnusable(f"the lock of {tool} {version} does not cover Python {env}")
     chosen = []
@@ -87,7 +90,7 @@ def files_for(
             continue
         best: tuple[int, str, str] | None = None
         for wheel in package["wheels"]:
-            score = rank(wheel["file"], interp)
+            score = interp.rank(wheel["file"])
             if score is not None and (best is None or score > best[0]):
                 best = (score, wheel["file"], wheel["sha256"])
         if best is None:
@@ -116,27 +119,26 @@ def problems(data: dict[str, Any], pins: dict[str, str], environments: list[str]
             found += _package_problems(tool, package)
         for env in entry.get("environments", []):
             try:
-                files_for(data, tool, pins[tool], interpreter(env))
+                files_for(data, tool, pins[tool], env, interpreter(env))
             except (LockUnusable, ValueError) as exc:
                 found.append(f"{tool} for {env}: {exc}")
     return found
 
 
 def interpreter(env: str, glibc: tuple[int, int] = OLDEST_GLIBC) -> Interpreter:
-    """A standard CPython of the environment ``env`` on a glibc Linux."""
-    minor, _, machine = env.partition("-")
-    major, _, number = minor.partition(".")
-    return Interpreter(int(major), int(number), "", machine, glibc)
+    """A standard CPython of the environment ``env`` on a glibc Linux (takes packaging)."""
+    return wheel_lock.interpreter(env, glibc)
 
 
 def _package_problems(tool: str, package: dict[str, Any]) -> list[str]:
+    from buildpack.selfdeps.wheel_choice import same_release
+
     found = []
     where = f"{tool}: {package.get('name')} {package.get('version')}"
     if not package.get("wheels"):
         found.append(f"{where} has no wheels")
     for wheel in package.get("wheels", []):
-        name = parse_wheel_name(wheel.get("file", ""))
-        if name is None or name.version != package.get("version"):
+        if not same_release(wheel.get("file", ""), package.get("name", ""), package["version"]):
             found.append(f"{where}: {wheel.get('file')!r} is not one of its wheels")
         if not _SHA256.match(wheel.get("sha256", "")):
             found.append(f"{where}: {wheel.get('file')} has no sha256")

@@ -5,11 +5,12 @@ They are installed once per interpreter and pin set into CACHE_DIR (the only
 directory that persists between Heroku builds) and put on sys.path, never into
 the app's Python or the system's site-packages.
 
-Every package is pinned in buildpack.toml, so the exact wheels are fetched
-from the index pip would use and unpacked (buildpack.package_index), in the
-background while the build goes on: about a second, where running pip takes
-three or more. pip, the host's or the runtime's bundled one, is the fallback
-for anything that path cannot do.
+Every package is pinned in buildpack.toml and locked in buildpack-locks.json.
+First the PyPA libraries (packaging, installer, tomli) come as wheel files
+imported as they are (pure_wheels); with them, the rest are fetched from the
+index pip would use and unpacked in the background while the build goes on:
+about a second, where running pip takes three or more. pip, the host's or
+the runtime's bundled one, is the fallback for whatever that path cannot do.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from buildpack.core.config_vars import ConfigVars, lookup
 from buildpack.core.output import Output
 from buildpack.core.settings import parse_toml
 from buildpack.runtime import download_settings
-from buildpack.selfdeps import deps_fetch, package_index, verified_tree, wheel_lock
-from buildpack.selfdeps.wheel_tags import Interpreter
+from buildpack.selfdeps import deps_fetch, package_index, pure_wheels, verified_tree, wheel_lock
+from buildpack.selfdeps.wheel_lock import LockedFile
 
 DEPS_DIR = Path(".heroku/buildpack-deps")
 # Bump when the directory's layout changes: older ones are then left alone.
@@ -43,10 +44,13 @@ def read_pins(buildpack_toml: Path) -> dict[str, str]:
     return dict(parse_toml(buildpack_toml.read_text())["buildpack-dependencies"])
 
 
+# Imported from their own wheel files only, never unpacked with the rest.
+_PURE = frozenset(pure_wheels.PROJECTS)
+
+
 def requirements(pins: Mapping[str, str]) -> list[str]:
-    reqs = [f"{name}=={version}" for name, version in sorted(pins.items())]
-    # tomli backports tomllib; a newer interpreter must not install it.
-    return [r if not r.startswith("tomli==") else f"{r}; python_version < '3.11'" for r in reqs]
+    """What the dependencies' directory holds: all but the PyPA libraries."""
+    return [f"{name}=={version}" for name, version in sorted(pins.items()) if name not in _PURE]
 
 
 def deps_dir_for(cache_dir: Path, pins: Mapping[str, str]) -> Path:
@@ -84,12 +88,6 @@ def pip_command(pip_wheel: Path | None) -> list[str] | None:
     return None
 
 
-def needed(project: str, python: tuple[int, int]) -> bool:
-    """Whether an interpreter of version ``python`` needs the pinned ``project``."""
-    # tomli backports tomllib (3.11+).
-    return project != "tomli" or python < (3, 11)
-
-
 def describe_pip(command: list[str]) -> str:
     """Which pip ``pip_command`` chose, for the log."""
     if command[1:3] == ["-m", "pip"]:
@@ -101,20 +99,23 @@ def pins_for_this_interpreter(pins: Mapping[str, str]) -> list[package_index.Pin
     return [
         package_index.Pin(name, version)
         for name, version in sorted(pins.items())
-        if needed(name, sys.version_info[:2])
+        if name not in _PURE
     ]
 
 
-def locked_files(buildpack_dir: Path, pins: Mapping[str, str]) -> list[wheel_lock.LockedFile]:
-    """The locked wheel of each pin for the interpreter running the buildpack
-    (raises LockUnusable where the lock does not cover it)."""
-    data = wheel_lock.load(buildpack_dir)
-    return wheel_lock.files_for(
-        data,
-        wheel_lock.BUILDPACK_DEPENDENCIES,
-        wheel_lock.pins_version(pins),
-        Interpreter.running(),
-    )
+def locked_files(buildpack_dir: Path, pins: Mapping[str, str]) -> list[LockedFile]:
+    """What to fetch: the locked wheel of each pin for this interpreter
+    (LockUnusable where the lock does not cover it, or without packaging)."""
+    return wheel_lock.for_this_python(buildpack_dir, pins, without=_PURE)
+
+
+def present_files(buildpack_dir: Path, pins: Mapping[str, str], path: Path) -> list[LockedFile]:
+    """The locked wheels the directory ``path`` keeps (LockUnusable if it cannot say)."""
+    try:
+        names = os.listdir(path / verified_tree.WHEELS)
+    except OSError as exc:
+        raise wheel_lock.LockUnusable(f"its wheels cannot be listed ({exc})") from None
+    return wheel_lock.kept_for_this_python(buildpack_dir, pins, names, without=_PURE)
 
 
 def verified_dir(buildpack_dir: Path, cache_dir: Path) -> Path | None:
@@ -128,7 +129,7 @@ def is_verified(buildpack_dir: Path, path: Path) -> bool:
     pins for the interpreter running it (what bin/report and bin/release
     may import; never a directory that merely exists)."""
     try:
-        locked = locked_files(buildpack_dir, read_pins(buildpack_dir / "buildpack.toml"))
+        locked = present_files(buildpack_dir, read_pins(buildpack_dir / "buildpack.toml"), path)
     except wheel_lock.LockUnusable:
         return False
     return os.path.lexists(path) and verified_tree.problem(path, locked) is None
@@ -145,23 +146,32 @@ def activate_if_verified(buildpack_dir: Path, path: Path) -> bool:
 class Dependencies:
     """The buildpack's own dependencies for this interpreter, made importable.
 
-    On a cold cache ``start`` fetches them from the index in a background
-    process (a process, not a thread: it uses the other CPU instead of
-    competing for this interpreter's, and an interrupted build can stop it),
-    which only downloads and unpacks into its own partial directory. The
-    build goes on with the standard library meanwhile. ``wait`` finishes the
-    job: it publishes the directory, or runs pip when the index could not be
-    used, and puts the result on sys.path.
+    The PyPA libraries (``pure``) come first: checked copies of the cached
+    files when they are there, else ``start`` fetches them then and there
+    (or ``wait`` has pip download them). On a cold cache ``start`` then
+    fetches the rest from the index in a background process (a process, not
+    a thread: it uses the other CPU instead of competing for this
+    interpreter's, and an interrupted build can stop it), which only
+    downloads and unpacks into its own partial directory. The build goes on
+    with the standard library meanwhile. ``wait`` finishes the job: it
+    publishes the directory, or runs pip when the index could not be used,
+    and puts the result on sys.path.
 
     A copy in CACHE_DIR is used only when every file in it is what the
     locked wheels hold (see verified_tree); otherwise it is removed, saying
-    why, and fetched again. Where the lock does not cover this interpreter,
-    nothing can vouch for a cached copy: they are fetched into the build's
-    private TMPDIR, for this build only.
+    why, and fetched again. Where the lock does not cover this interpreter
+    (or without packaging to choose the locked files), they are fetched into
+    the build's private TMPDIR, for this build only.
     """
 
     def __init__(
-        self, *, buildpack_dir: Path, cache_dir: Path, env: dict[str, str], out: Output
+        self,
+        *,
+        buildpack_dir: Path,
+        cache_dir: Path,
+        env: dict[str, str],
+        out: Output,
+        work_dir: Path | None = None,
     ) -> None:
         self.buildpack_dir = buildpack_dir
         self.pins = read_pins(buildpack_dir / "buildpack.toml")
@@ -174,12 +184,13 @@ class Dependencies:
         # What in CACHE_DIR was not trusted, for the log and the report.
         self.untrusted: list[str] = []
         self.ready = False
+        self.pure = self._pure_wheels(cache_dir, work_dir)
+        self.locked: list[LockedFile] | None = None  # once known: what to fetch
+        self._pure_tried = False
         try:
-            self.locked: list[wheel_lock.LockedFile] | None = locked_files(buildpack_dir, self.pins)
+            wheel_lock.covers_this_python(buildpack_dir, self.pins)
         except wheel_lock.LockUnusable as exc:
-            self.locked = None
-            self.uncached_reason = str(exc)
-            self.target = Path(tempfile.mkdtemp(prefix="buildpack-deps-")) / "deps"
+            self._uncached(str(exc))
         else:
             self.uncached_reason = ""
             self.target = deps_dir_for(cache_dir, self.pins)
@@ -189,11 +200,37 @@ class Dependencies:
         if self.ready:
             activate(self.target)
 
+    def _pure_wheels(self, cache_dir: Path, work_dir: Path | None) -> pure_wheels.PureWheels:
+        # The build's own directory (TMPDIR is private to the build).
+        work = work_dir or Path(tempfile.mkdtemp(prefix="pure-wheels-"))
+        try:
+            lock = wheel_lock.load(self.buildpack_dir)
+            wanted = pure_wheels.pinned(lock, self.pins, (sys.version_info[0], sys.version_info[1]))
+        except wheel_lock.LockUnusable as exc:
+            return pure_wheels.PureWheels(cache_dir, [], work, unavailable=str(exc))
+        pure = pure_wheels.PureWheels(cache_dir, wanted, work)
+        pure.use_cached()
+        for name in pure.discarded:
+            self.untrusted.append(
+                f"CACHE_DIR/{pure_wheels.WHEELS_DIR / name} is not the locked file: "
+                "removed, to be fetched again"
+            )
+        return pure
+
+    def _uncached(self, reason: str) -> None:
+        self.uncached_reason = reason
+        self.locked = None
+        self.target = Path(tempfile.mkdtemp(prefix="buildpack-deps-")) / "deps"
+
     def _cached_copy_usable(self) -> bool:
         if not os.path.lexists(self.target):
             return False
-        assert self.locked is not None
-        problem = verified_tree.problem(self.target, self.locked)
+        try:
+            present = present_files(self.buildpack_dir, self.pins, self.target)
+        except wheel_lock.LockUnusable as exc:
+            problem: str | None = str(exc)
+        else:
+            problem = verified_tree.problem(self.target, present)
         if problem is None:
             return True
         shown = self.target.relative_to(self.target.parents[2])
@@ -208,18 +245,24 @@ class Dependencies:
     def started(self) -> bool:
         return self.ready or self._fetch is not None
 
-    def _wanted(self) -> list[wheel_lock.LockedFile]:
+    def _wanted(self) -> list[LockedFile]:
+        """What to fetch: the locked files for here, once packaging can say;
+        the pins as they are where nothing is locked for here."""
+        if self.locked is None and not self.uncached_reason:
+            try:
+                self.locked = locked_files(self.buildpack_dir, self.pins)
+            except wheel_lock.LockUnusable as exc:
+                self._uncached(str(exc))
         if self.locked is not None:
             return self.locked
-        # Not locked for here: the pins, the best wheel for here from the index.
         return [
-            wheel_lock.LockedFile(p.project, p.version, "", "")
-            for p in pins_for_this_interpreter(self.pins)
+            LockedFile(p.project, p.version, "", "") for p in pins_for_this_interpreter(self.pins)
         ]
 
     def start(self, pip_wheel_homes: list[Path]) -> None:
-        """Fetch them in the background, if the index to use is known yet."""
-        if self.started:
+        """Fetch the PyPA libraries now and the rest in the background, if
+        the index to use is known yet."""
+        if self._fetch is not None or (self.ready and (self.pure.ready or self._pure_tried)):
             return
         try:
             index = package_index.pip_index(
@@ -229,6 +272,17 @@ class Dependencies:
             self._problem = str(exc)
             return
         self._announce()
+        if not self.pure.ready and not self._pure_tried:
+            self._pure_tried = True  # once: an unreachable index costs its timeouts
+            if not self.pure.fetch(index):
+                self._out.info(
+                    f"Could not fetch {self.pure.names} from the index ({self.pure.problem})"
+                )
+        if self.ready:
+            return
+        if not self.pure.ready:
+            self._problem = f"the buildpack's PyPA libraries are not there ({self.pure.problem})"
+            return
         self._partial = self._new_partial()
         self._fetch = proc.start(
             [
@@ -237,7 +291,7 @@ class Dependencies:
                 "-c",
                 deps_fetch.FETCH_SCRIPT,
                 str(self.buildpack_dir),
-                *deps_fetch.fetch_args(self._partial, index, self._wanted()),
+                *deps_fetch.fetch_args(self._partial, index, self._wanted(), self.pure.paths),
             ],
             env=self._env,
         )
@@ -269,10 +323,11 @@ class Dependencies:
                     self._out.info(f"Could not fetch them from the index ({self._problem})")
                 self._announce()
                 self._out.info(f"Installing them with {describe_pip(command)}")
+                if not self.pure.fetch_with_pip(command, self._env, self._out):
+                    self._out.info(f"Without {self.pure.names} ({self.pure.problem})")
+                wanted = self._wanted()
                 self._partial = self._new_partial()
-                deps_fetch.download_with_pip(
-                    command, self._wanted(), self._partial, self._env, self._out
-                )
+                deps_fetch.download_with_pip(command, wanted, self._partial, self._env, self._out)
             self.source = "pip" if not fetched else "index"
             assert self._partial is not None
             self._publish(self._partial)

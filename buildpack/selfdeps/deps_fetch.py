@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +26,6 @@ from buildpack.core.output import Output
 from buildpack.selfdeps import package_index, wheel_install
 from buildpack.selfdeps.verified_tree import WHEELS
 from buildpack.selfdeps.wheel_lock import LockedFile
-from buildpack.selfdeps.wheel_tags import Interpreter
 
 # fetch_main's exit status for a BuildError (the index is too slow: pip, the
 # fallback, would be too), which it prints as JSON on its last line.
@@ -38,21 +39,27 @@ FETCH_SCRIPT = (
 
 
 def fetch_args(
-    partial: Path, index: package_index.IndexSettings, wanted: Sequence[LockedFile]
+    partial: Path,
+    index: package_index.IndexSettings,
+    wanted: Sequence[LockedFile],
+    pure_wheels: Sequence[Path],
 ) -> list[str]:
     """The arguments of ``fetch_main`` (after the buildpack's directory)."""
     spec = [[f.project, f.version, f.filename, f.sha256] for f in wanted]
     trusted = " ".join(sorted(index.trusted_hosts))
-    return [str(partial), index.url, index.cafile or "", trusted, json.dumps(spec)]
+    pure = os.pathsep.join(str(path) for path in pure_wheels)
+    return [str(partial), index.url, index.cafile or "", trusted, pure, json.dumps(spec)]
 
 
 def fetch_main(argv: list[str]) -> int:
-    """``PARTIAL INDEX_URL CAFILE TRUSTED_HOSTS SPEC``: fetch each wheel SPEC
-    names (JSON: project, version, and the locked file name and sha256, or
-    "" to take the best for here) into PARTIAL/.wheels and unpack it into
-    PARTIAL. Exit 0, or 1 with the reason on the last line, or EXIT_BUILD_ERROR
-    with the error on it."""
-    partial, url, cafile, trusted, spec = argv
+    """``PARTIAL INDEX_URL CAFILE TRUSTED_HOSTS PURE_WHEELS SPEC``: fetch each
+    wheel SPEC names (JSON: project, version, and the locked file name and
+    sha256, or "" to take the best for here) into PARTIAL/.wheels and unpack
+    it into PARTIAL, with the checked PyPA wheel files PURE_WHEELS (joined by
+    os.pathsep) on sys.path. Exit 0, or 1 with the reason on the last line,
+    or EXIT_BUILD_ERROR with the error on it."""
+    partial, url, cafile, trusted, pure, spec = argv
+    sys.path[:0] = pure.split(os.pathsep) if pure else []
     # Nothing waits for this before the end of the build, while the runtime
     # install, which every later step waits for, needs the CPU now.
     with contextlib.suppress(OSError):
@@ -70,7 +77,8 @@ def fetch_main(argv: list[str]) -> int:
                 )
             else:
                 pin = package_index.Pin(project, version)
-                [wheel] = package_index.fetch_pinned(index, [pin], Interpreter.running(), wheels)
+                interp = package_index.interpreter()
+                [wheel] = package_index.fetch_pinned(index, [pin], interp, wheels)
             wheel_install.unpack_into_target(wheel, target)
     except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
         print(exc)
@@ -123,8 +131,21 @@ def download_with_pip(
         )
     finally:
         requirements.unlink(missing_ok=True)
+    downloaded = sorted(wheels.glob("*.whl"))
+    if importlib.util.find_spec("installer") is None:
+        # Without the buildpack's installer library, pip unpacks what it
+        # downloaded (this build only: see bootstrap).
+        options = ["--no-input", "--quiet", "--no-index", "--no-deps", "--target", str(partial)]
+        proc.run(
+            [*command, "install", "--disable-pip-version-check", *options, *map(str, downloaded)],
+            out=out,
+            env=env,
+            show=False,
+            on_failure=lambda r: errors.buildpack_dependencies_failed(r.output),
+        )
+        return
     try:
-        for wheel in sorted(wheels.glob("*.whl")):
+        for wheel in downloaded:
             wheel_install.unpack_into_target(wheel, partial)
     except wheel_install.WheelError as exc:
         raise errors.buildpack_dependencies_failed(str(exc)) from None

@@ -11,8 +11,10 @@ Which index: the one pip would use first (PIP_INDEX_URL, else ``index-url``
 from pip's config files, else pip's own default, read from pip's source so
 no address is spelled here). Anything this cannot settle for sure (no index,
 plain http to a host pip would not trust, no sha256 on the page, no
-suitable file, a network error) raises ``IndexUnavailable``, and the caller
-runs pip as before.
+suitable file, a network error, no packaging library to tell which file
+suits) raises ``IndexUnavailable``, and the caller runs pip as before.
+Fetching a locked file by its exact name (``fetch_locked``, ``find_exact``)
+needs only the standard library: the PyPA libraries come that way.
 """
 
 from __future__ import annotations
@@ -20,15 +22,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import html
-import importlib.util
 import re
 import urllib.parse
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from buildpack.core import errors
 from buildpack.core.settings import Settings, buildpack_root
@@ -36,15 +36,17 @@ from buildpack.runtime import download, limits, transport_policy
 from buildpack.runtime.download_settings import budget_from_env
 from buildpack.runtime.transports import Response
 from buildpack.selfdeps import pip_config
+from buildpack.selfdeps.pip_config import pip_default_index
 from buildpack.selfdeps.wheel_lock import LockedFile
-from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
+
+if TYPE_CHECKING:
+    from buildpack.selfdeps.wheel_choice import Interpreter
 
 # The href of each <a> tag, however it is quoted.
 _ANCHOR_HREF = re.compile(
     r"""<a\s[^>]*?\bhref\s*=\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s>]+))""",
     re.IGNORECASE,
 )
-_PIP_DEFAULT = re.compile(r"""\bPyPI\s*=\s*PackageIndex\(\s*["']([^"']+)["']""")
 _MAX_PAGE_BYTES = 32 * 1024 * 1024
 _MAX_WHEEL_BYTES = 256 * 1024 * 1024
 _CHUNK = 1024 * 1024
@@ -93,33 +95,6 @@ class ExactFile:
 
 
 # --- which index ---------------------------------------------------------------------
-
-
-def default_index_url(pip_source: str) -> str | None:
-    """pip's default simple index, from the text of pip/_internal/models/index.py."""
-    m = _PIP_DEFAULT.search(pip_source)
-    return urllib.parse.urljoin(m[1], "simple") if m else None
-
-
-def pip_default_index(bundled_wheels: Iterable[Path] = ()) -> str | None:
-    """pip's default index, read from the interpreter's own pip or a pip wheel,
-    without importing pip (importing it costs a tenth of a second)."""
-    spec = importlib.util.find_spec("pip")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            source = Path(location, "_internal", "models", "index.py")
-            try:
-                return default_index_url(source.read_text(encoding="utf-8"))
-            except OSError:
-                continue
-    for wheel in bundled_wheels:
-        try:
-            with zipfile.ZipFile(wheel) as zf:
-                text = zf.read("pip/_internal/models/index.py").decode("utf-8")
-        except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):
-            continue
-        return default_index_url(text)
-    return None
 
 
 def index_settings(
@@ -196,8 +171,31 @@ def _read_config(path: Path) -> dict[str, dict[str, str]]:
 # --- finding and fetching ---------------------------------------------------------------
 
 
-def canonical_name(project: str) -> str:
-    return re.sub(r"[-_.]+", "-", project).lower()
+def interpreter(runtime_minor: str | None = None) -> Interpreter:
+    """The wheel tags of the Python running this (``runtime_minor`` None) or
+    of the app's runtime ``3.X`` on this machine; IndexUnavailable when the
+    packaging library that knows them is not there."""
+    try:
+        from buildpack.selfdeps.wheel_choice import Interpreter
+    except ImportError as exc:
+        raise _no_packaging(exc) from None
+    if runtime_minor is None:
+        return Interpreter.running()
+    return Interpreter.runtime(runtime_minor)
+
+
+def _no_packaging(exc: ImportError) -> IndexUnavailable:
+    return IndexUnavailable(f"the buildpack's packaging library is not available ({exc})")
+
+
+def _page_name(project: str) -> str:
+    """The index's name for ``project``'s page. Without packaging, the name as
+    given: the buildpack's pins and locks name projects canonically."""
+    try:
+        from packaging.utils import canonicalize_name
+    except ImportError:
+        return project
+    return canonicalize_name(project)
 
 
 def parse_simple_page(
@@ -229,35 +227,31 @@ def parse_simple_page(
 
 
 def choose_wheel(links: Iterable[WheelLink], pin: Pin, interp: Interpreter) -> WheelLink:
-    best: tuple[int, WheelLink] | None = None
-    for link in links:
-        wheel = parse_wheel_name(link.filename)
-        if wheel is None or canonical_name(wheel.name) != canonical_name(pin.project):
-            continue
-        if wheel.version != pin.version:
-            continue
-        score = rank(link.filename, interp)
-        if score is not None and (best is None or score > best[0]):
-            best = (score, link)
+    from buildpack.selfdeps.wheel_choice import best_wheel  # importable: interp exists
+
+    by_name = {link.filename: link for link in links}
+    best = best_wheel(by_name, pin.project, pin.version, interp)
     if best is None:
         raise IndexUnavailable(f"the index has no wheel of {pin.project} {pin.version} for here")
-    return best[1]
+    return by_name[best]
 
 
 def release_wheels(index: IndexSettings, pin: Pin) -> list[WheelLink]:
-    """Every wheel of the pinned release that the index lists with a sha256."""
-    page_url = f"{index.url}/{canonical_name(pin.project)}/"
-    data = _read_all(index, page_url, _MAX_PAGE_BYTES)
-    text = data.decode("utf-8", "replace")
-    links = []
-    for link in parse_simple_page(page_url, text, containing=f"-{pin.version}-"):
-        wheel = parse_wheel_name(link.filename)
-        same_project = wheel is not None and canonical_name(wheel.name) == canonical_name(
-            pin.project
-        )
-        if same_project and wheel is not None and wheel.version == pin.version:
-            links.append(link)
-    return links
+    """Every wheel of the pinned release that the index lists with a sha256
+    (reading their names takes packaging: IndexUnavailable without it)."""
+    try:
+        from buildpack.selfdeps.wheel_choice import same_release
+    except ImportError as exc:
+        raise _no_packaging(exc) from None
+    links = _release_links(index, pin.project, pin.version)
+    return [link for link in links if same_release(link.filename, pin.project, pin.version)]
+
+
+def _release_links(index: IndexSettings, project: str, version: str) -> list[WheelLink]:
+    """The links with a sha256 on ``project``'s page that name ``version``."""
+    page_url = f"{index.url}/{_page_name(project)}/"
+    text = _read_all(index, page_url, _MAX_PAGE_BYTES).decode("utf-8", "replace")
+    return parse_simple_page(page_url, text, containing=f"-{version}-")
 
 
 def find_wheel(index: IndexSettings, pin: Pin, interp: Interpreter) -> WheelLink:
@@ -266,8 +260,9 @@ def find_wheel(index: IndexSettings, pin: Pin, interp: Interpreter) -> WheelLink
 
 def fetch_locked(index: IndexSettings, locked: LockedFile, dest_dir: Path) -> Path:
     """The file ``locked`` names, from the index, refused unless it is
-    byte for byte the one the buildpack's lock holds the sha256 of."""
-    for link in release_wheels(index, Pin(locked.project, locked.version)):
+    byte for byte the one the buildpack's lock holds the sha256 of.
+    Standard library only: it fetches the PyPA libraries themselves."""
+    for link in _release_links(index, locked.project, locked.version):
         if link.filename == locked.filename:
             if link.sha256 != locked.sha256:
                 raise IndexUnavailable(
@@ -304,7 +299,7 @@ def fetch_pinned(
     interp: Interpreter,
     dest_dir: Path,
     *,
-    then: Callable[[Path], None] | None = None,
+    then: Callable[[Path], object] | None = None,
 ) -> list[Path]:
     """Find and download every pin at once (they are small and latency-bound),
     calling ``then`` on each wheel as soon as it is there."""
@@ -321,7 +316,7 @@ def fetch_pinned(
 def find_exact(index: IndexSettings, wanted: ExactFile) -> WheelLink:
     """The link to ``wanted`` on its project's page. The sha256 is the one
     given (the page's, if it lists one, must be the same)."""
-    page_url = f"{index.url}/{canonical_name(wanted.project)}/"
+    page_url = f"{index.url}/{_page_name(wanted.project)}/"
     text = _read_all(index, page_url, _MAX_PAGE_BYTES).decode("utf-8", "replace")
     version = wanted.filename.split("-")[1] if wanted.filename.count("-") >= 4 else ""
     for link in parse_simple_page(page_url, text, containing=f"-{version}-", hashless=True):

@@ -23,20 +23,25 @@ locked set of wheels::
 
 ``members_sha256`` (see ``members_digest``) is the digest of what a wheel
 unpacks to, for checking a copy of its files without the wheel itself.
-Standard library only: it is read before the buildpack's libraries are there.
+Standard library only where it is read before the buildpack's libraries are
+there (``load``, ``covered``); choosing among a package's locked wheels
+(``files_for``) takes packaging's tags.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from buildpack.selfdeps.wheel_tags import Interpreter, parse_wheel_name, rank
+if TYPE_CHECKING:
+    from buildpack.selfdeps.wheel_choice import Interpreter
 
 LOCK_FILE = "buildpack-locks.json"
 BUILDPACK_DEPENDENCIES = "buildpack-dependencies"
@@ -70,10 +75,11 @@ def environment(minor: str, machine: str) -> str:
 
 
 def interpreter(env: str, glibc: tuple[int, int] = OLDEST_GLIBC) -> Interpreter:
-    """A standard CPython of the environment ``env`` on a glibc Linux."""
+    """A standard CPython of the environment ``env`` on a glibc Linux (takes packaging)."""
+    from buildpack.selfdeps.wheel_choice import Interpreter, manylinux_platforms
+
     minor, _, machine = env.partition("-")
-    major, _, number = minor.partition(".")
-    return Interpreter(int(major), int(number), "", machine, glibc)
+    return Interpreter.runtime(minor, manylinux_platforms(machine, glibc))
 
 
 def pins_version(pins: Mapping[str, str]) -> str:
@@ -100,24 +106,40 @@ def load(buildpack_dir: Path) -> dict[str, Any]:
     return data
 
 
-def files_for(
-    data: Mapping[str, Any], entry_name: str, version: str, interp: Interpreter
-) -> list[LockedFile]:
-    """The wheel to use of each package of the entry for ``interp``, the best
-    fit among the locked files (as pip would choose)."""
+def covered(
+    data: Mapping[str, Any], entry_name: str, version: str, env: str, abiflags: str = ""
+) -> dict[str, Any]:
+    """The entry, if it covers the environment ``env`` (a standard build:
+    no ``abiflags``); else LockUnusable. Standard library only."""
     entry = data["tools"].get(entry_name)
     if not isinstance(entry, dict) or entry.get("version") != version:
         raise LockUnusable(f"the buildpack has no lock of {entry_name} {version}")
-    env = environment(f"{interp.major}.{interp.minor}", interp.machine)
-    if interp.abiflags or env not in entry.get("environments", []):
-        raise LockUnusable(f"the lock of {entry_name} does not cover Python {env}{interp.abiflags}")
+    if abiflags or env not in entry.get("environments", []):
+        raise LockUnusable(f"the lock of {entry_name} does not cover Python {env}{abiflags}")
+    return entry
+
+
+def files_for(
+    data: Mapping[str, Any],
+    entry_name: str,
+    version: str,
+    env: str,
+    interp: Interpreter,
+    without: frozenset[str] = frozenset(),
+) -> list[LockedFile]:
+    """The wheel to use of each package of the entry (but those named in
+    ``without``) for the environment ``env`` whose interpreter is
+    ``interp``: the best fit among the locked files, as pip would choose."""
+    entry = covered(data, entry_name, version, env)
     chosen = []
     for package in entry["packages"]:
         if env not in package.get("environments", entry["environments"]):
             continue
+        if package["name"] in without:
+            continue
         best: tuple[int, dict[str, str]] | None = None
         for wheel in package["wheels"]:
-            score = rank(wheel["file"], interp)
+            score = interp.rank(wheel["file"])
             if score is not None and (best is None or score > best[0]):
                 best = (score, wheel)
         if best is None:
@@ -137,9 +159,85 @@ def files_for(
     return chosen
 
 
+def files_present(
+    data: Mapping[str, Any],
+    entry_name: str,
+    version: str,
+    env: str,
+    names: Iterable[str],
+    without: frozenset[str] = frozenset(),
+) -> list[LockedFile]:
+    """The locked wheel of each package of the entry (but those in
+    ``without``) for ``env`` among the file ``names`` there are (a
+    directory's ``.wheels``): exactly one each, or LockUnusable. Standard
+    library only, for checking what is there."""
+    entry = covered(data, entry_name, version, env)
+    present = set(names)
+    found = []
+    for package in entry["packages"]:
+        if env not in package.get("environments", entry["environments"]) or (
+            package["name"] in without
+        ):
+            continue
+        wheels = [w for w in package["wheels"] if w["file"] in present]
+        if len(wheels) != 1:
+            raise LockUnusable(f"not exactly one locked wheel of {package['name']} is there")
+        wheel = wheels[0]
+        found.append(
+            LockedFile(
+                package["name"],
+                package["version"],
+                wheel["file"],
+                wheel["sha256"],
+                wheel.get("members_sha256", ""),
+            )
+        )
+    return found
+
+
+# --- for the interpreter running the buildpack ----------------------------------
+
+
+def this_environment() -> str:
+    """The lock's name for the interpreter running the buildpack: ``3.13-x86_64``."""
+    return environment(f"{sys.version_info[0]}.{sys.version_info[1]}", platform.machine())
+
+
+def covers_this_python(buildpack_dir: Path, pins: Mapping[str, str]) -> None:
+    """LockUnusable unless the lock of ``pins`` covers this interpreter."""
+    data = load(buildpack_dir)
+    env, abiflags = this_environment(), getattr(sys, "abiflags", "")
+    covered(data, BUILDPACK_DEPENDENCIES, pins_version(pins), env, abiflags)
+
+
+def for_this_python(
+    buildpack_dir: Path, pins: Mapping[str, str], *, without: frozenset[str]
+) -> list[LockedFile]:
+    """The locked wheels of ``pins`` to fetch for this interpreter; packaging
+    chooses among a package's files (LockUnusable without it)."""
+    try:
+        from buildpack.selfdeps.wheel_choice import Interpreter
+    except ImportError as exc:
+        raise LockUnusable(f"the buildpack's packaging library is not there ({exc})") from None
+    data, env = load(buildpack_dir), this_environment()
+    version = pins_version(pins)
+    return files_for(data, BUILDPACK_DEPENDENCIES, version, env, Interpreter.running(), without)
+
+
+def kept_for_this_python(
+    buildpack_dir: Path, pins: Mapping[str, str], names: Iterable[str], *, without: frozenset[str]
+) -> list[LockedFile]:
+    """The locked wheels of ``pins`` among the wheel file ``names`` kept for
+    this interpreter (standard library only)."""
+    data, env = load(buildpack_dir), this_environment()
+    return files_present(data, BUILDPACK_DEPENDENCIES, pins_version(pins), env, names, without)
+
+
 def problems(data: Mapping[str, Any], expected: Mapping[str, str]) -> list[str]:
     """What is wrong with the lock for the entries ``expected`` (name ->
     version), empty when nothing: the check CI runs, and the generator's."""
+    from buildpack.selfdeps.wheel_choice import same_release
+
     found = []
     for name, version in expected.items():
         entry = data["tools"].get(name)
@@ -148,14 +246,14 @@ def problems(data: Mapping[str, Any], expected: Mapping[str, str]) -> list[str]:
             continue
         for package in entry["packages"]:
             for wheel in package.get("wheels", []):
-                parsed = parse_wheel_name(wheel.get("file", ""))
-                if parsed is None or parsed.version != package.get("version"):
+                name_version = (package.get("name", ""), package.get("version", ""))
+                if not same_release(wheel.get("file", ""), *name_version):
                     found.append(f"{name}: {wheel.get('file')!r} is not a wheel of {package}")
                 if not _SHA256.match(wheel.get("sha256", "")):
                     found.append(f"{name}: {wheel.get('file')} has no sha256")
         for env in entry.get("environments", []):
             try:
-                files_for(data, name, version, interpreter(env))
+                files_for(data, name, version, env, interpreter(env))
             except (LockUnusable, ValueError) as exc:
                 found.append(f"{name} for {env}: {exc}")
     return found

@@ -33,16 +33,20 @@ def test_compile_bootstraps_on_a_pipless_host(tmp_path, runtime_archive, mirror_
     first = build_and_run(app, cache, tmp_path / "env", env=env, build_dir=build_dir)
     assert first.returncode == 0, first.log
     assert "Installing the buildpack's own dependencies" in first.stdout
-    # Installed for the pip-less interpreter's tag.
-    deps = list((cache / ".heroku/buildpack-deps").iterdir())
+    # Installed for the pip-less interpreter's tag, from the index the
+    # runtime's bundled pip names, with packaging and installer imported
+    # from their wheel files (this Python has neither).
+    deps = [p.parent for p in (cache / ".heroku/buildpack-deps").glob("*/.complete")]
     assert len(deps) == 1 and (deps[0] / "zstandard").is_dir() and (deps[0] / "yaml").is_dir()
     assert "RESPONSE: Hello from /app/.heroku/python" in first.stdout
-    # Nothing but the standard library until they arrive: urllib and the zstd
-    # tool; they come from the index (the fast path), beside the build.
     report = read_report(cache)
-    assert report["python_download_transport"] == "urllib"
+    assert report["pypa_libraries_source"] == "index"
     assert report["buildpack_dependencies_source"] == "index"
-    assert "Could not fetch them from the index" not in first.stdout
+    assert "Could not fetch" not in first.log, first.log
+    wheels = sorted(p.name for p in (cache / ".heroku/buildpack-deps/wheels").iterdir())
+    assert wheels[0].startswith("installer-") and wheels[1].startswith("packaging-")
+    # Nothing but the standard library until they arrive: urllib and the zstd tool.
+    assert report["python_download_transport"] == "urllib"
     assert "Downloaded with urllib and the zstd tool" in first.stdout
     # bin/release (which gets no CACHE_DIR) is told where they are.
     note = locate._note(buildpack_root(), build_dir)
@@ -59,4 +63,5 @@ def test_compile_bootstraps_on_a_pipless_host(tmp_path, runtime_archive, mirror_
     report = read_report(cache)
     assert report["python_download_transport"] == "requests"
     assert report["buildpack_dependencies_source"] == "cache"
+    assert report["pypa_libraries_source"] == "cache"
     assert "Downloaded with urllib" not in second.stdout

@@ -16,6 +16,7 @@ import pytest
 
 from buildpack.core.settings import Settings, buildpack_root
 from buildpack.selfdeps.bootstrap import read_pins, requirements
+from tests.support import pure_wheel_files
 from tests.support.builds import (
     build_and_run,
     build_env,
@@ -44,6 +45,7 @@ def index_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wanted = [*pins, *requirements(read_pins(toml)), *FIXTURE_REQUIREMENTS.read_text().split()]
     download = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:"]
     subprocess.run([*download, "-d", files, *wanted], check=True)
+    pure_wheel_files.download(files)  # the exact pinned files, tomli's pure one too
     for wheel in sorted(files.glob("*.whl")):
         project = re.sub(r"[-_.]+", "-", wheel.name.split("-", 1)[0]).lower()
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
@@ -83,7 +85,8 @@ def test_the_index_in_pip_index_url_serves_pip_and_the_buildpacks_libraries(
     assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
     assert "did not work" not in result.log and "Could not fetch" not in result.log, result.log
     # Fetched from this index, each page and file once.
-    for project in ("pip", "setuptools", "zstandard", "requests", "pyyaml", "urllib3", "gunicorn"):
+    projects = ("pip", "setuptools", "zstandard", "requests", "pyyaml", "urllib3")
+    for project in (*projects, "gunicorn", "packaging", "installer"):
         assert hits.get(f"/simple/{project}/", 0) >= 1, (project, hits)
     pip_wheels = [path for path in hits if re.match(r"/files/pip-[\d.]+-py3-none-any\.whl", path)]
     assert len(pip_wheels) == 1 and hits[pip_wheels[0]] == 1, hits
@@ -91,13 +94,15 @@ def test_the_index_in_pip_index_url_serves_pip_and_the_buildpacks_libraries(
     assert report["package_manager_install_from_index"] is True
     assert report["pip_install_source"] == "index"
     assert report["buildpack_dependencies_source"] == "index"
+    assert report["pypa_libraries_source"] == "index"
 
 
 def test_pip_installs_them_when_the_index_gives_no_hashes(
     tmp_path, runtime_archive, mirror_url, index_root
 ):
     """An index without sha256 fragments: nothing to check the files
-    against, so the build has pip install both, from the same index."""
+    against, so the build has pip install both, from the same index, the PyPA
+    wheels included."""
     require_namespaces()
     app = copy_fixture("pip_app", tmp_path, python_version=runtime_archive.version)
     cache = tmp_path / "cache"
@@ -113,8 +118,11 @@ def test_pip_installs_them_when_the_index_gives_no_hashes(
     assert "package_manager_install_from_index" not in report
     assert report["pip_install_source"] == "pip"
     assert report["buildpack_dependencies_source"] == "pip"
-    [deps] = (cache / ".heroku" / "buildpack-deps").iterdir()
-    assert (deps / ".complete").is_file() and (deps / "zstandard").is_dir()
+    # The PyPA wheels too: pip download, held to the lock's hashes.
+    assert report["pypa_libraries_source"] == "pip"
+    [complete] = (cache / ".heroku" / "buildpack-deps").glob("*/.complete")
+    assert (complete.parent / "zstandard").is_dir()
+    assert not (complete.parent / "packaging").exists()
 
 
 def test_a_credentialed_index_and_mirror_work_and_the_password_is_never_shown(

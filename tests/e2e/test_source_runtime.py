@@ -95,7 +95,8 @@ def test_pip_app_with_a_313_host_python_without_pip(
     env["PATH"] = f"{installed_313 / 'venv/bin'}:{env['PATH']}"
     build_on_313(app, cache, env, hidden, source_runtime.archive.version)
     # The buildpack ran on the 3.13 host: its own libraries were fetched for it.
-    [deps] = (cache / ".heroku" / "buildpack-deps").iterdir()
+    [complete] = (cache / ".heroku" / "buildpack-deps").glob("*/.complete")
+    deps = complete.parent
     assert deps.name.startswith("cpython-313-"), deps.name
     assert read_report(cache)["buildpack_dependencies_source"] == "index"
 

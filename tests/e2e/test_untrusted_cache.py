@@ -64,7 +64,8 @@ def test_planted_links_and_a_tampered_library_are_not_trusted(
     heroku = cache / ".heroku"
     (heroku / "cache.lock").unlink()
     (heroku / "cache.lock").symlink_to(victim)
-    [deps] = (heroku / "buildpack-deps").iterdir()
+    [complete] = (heroku / "buildpack-deps").glob("*/.complete")
+    deps = complete.parent
     marker = tmp_path / "planted-code-ran"
     with open(deps / "zstandard" / "__init__.py", "a") as f:
         f.write(f"\nopen({str(marker)!r}, 'w').write('ran')\n")

@@ -24,7 +24,9 @@ from pathlib import Path
 from buildpack.core.settings import Settings, buildpack_root
 from buildpack.package_managers import tool_lock
 from buildpack.selfdeps.bootstrap import read_pins, requirements
-from buildpack.selfdeps.wheel_tags import Interpreter
+from buildpack.selfdeps.wheel_choice import Interpreter
+from buildpack.selfdeps.wheel_lock import this_environment
+from tests.support import pure_wheel_files
 
 TOML = buildpack_root() / "buildpack.toml"
 FIXTURES = buildpack_root() / "tests" / "fixtures"
@@ -52,7 +54,9 @@ def locked_requirements(*tools: str) -> list[str]:
     return [
         f"{f.project}=={f.version}"
         for tool in tools
-        for f in tool_lock.files_for(lock, tool, pins[tool], Interpreter.running())
+        for f in tool_lock.files_for(
+            lock, tool, pins[tool], this_environment(), Interpreter.running()
+        )
     ]
 
 
@@ -64,6 +68,7 @@ def make_index(root: Path, wanted: list[str], exact: Sequence[str] = ()) -> Path
     subprocess.run([*download, "-d", files, *wanted], check=True)
     if exact:
         subprocess.run([*download, "--no-deps", "-d", files, *exact], check=True)
+    pure_wheel_files.download(files)  # the PyPA wheels, as the lock names them
     add_pages(root)
     return root
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shutil
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import pure_wheel_files as pure_wheel_files_module
 from tests.unit.wheel_factory import Index, QuietHandler
 
 # Real packages for the steps that run them (collectstatic, NLTK), pinned so
@@ -62,3 +64,19 @@ def index(tmp_path: Path) -> Iterator[Index]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def pure_wheel_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """project -> the real pinned packaging/installer/tomli wheel, from the index."""
+    return pure_wheel_files_module.download(tmp_path_factory.mktemp("pure-wheels"))
+
+
+@pytest.fixture
+def pure_index(index: Index, pure_wheel_files: dict[str, Path]) -> Index:
+    """The loopback index, serving the PyPA wheels buildpack.toml pins."""
+    for project, wheel in pure_wheel_files.items():
+        copy = index.files / wheel.name
+        shutil.copyfile(wheel, copy)
+        index.publish(project, [copy])
+    return index

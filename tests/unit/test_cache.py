@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from buildpack.package_managers import pip, pip_seed, requirements_files
 from buildpack.selfdeps import wheel_install
 from tests.unit.ctx_factory import Captured, make_ctx
 from tests.unit.wheel_factory import write_pip_lock
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 KEY = CacheKey(
     stack="heroku-24",
@@ -236,6 +240,26 @@ def test_named_requirements_are_plain(tmp_path, line):
     (tmp_path / "requirements.txt").write_text(f"{line}\n")
     found = requirements_files.collect(tmp_path, ["requirements.txt"])
     assert found.plain, found.not_plain
+
+
+def test_without_packaging_nothing_is_plain(tmp_path):
+    """Before the buildpack has its packaging library (a real interpreter
+    without site-packages), a requirement cannot be proven plain."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from buildpack.package_managers.requirements_files import named_requirement\n"
+        "print(named_requirement('requests'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(REPO_ROOT)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout == "None\n"
+    assert requirements_files.named_requirement("requests") == "requests"
+    assert requirements_files.named_requirement("Django[argon2] (>=5.2)") == "Django"
+    assert requirements_files.named_requirement("x @ https://example.invalid/x.whl") is None
 
 
 def test_include_cycles_end(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -71,22 +72,29 @@ def test_lookup_prefers_config_var_and_strips():
 
 
 @pytest.mark.parametrize(
-    ("content", "expected"),
+    ("fields", "expected"),
     [
-        ('NAME="Ubuntu"\nID=ubuntu\nVERSION_ID="24.04"\n', "heroku-24"),
-        ("ID=ubuntu\nVERSION_ID=22.04\n", "heroku-22"),
-        ("ID=ubuntu\nVERSION_ID=23.10\n", None),
-        ('ID=debian\nVERSION_ID="12"\n', None),
+        ({"NAME": "Ubuntu", "ID": "ubuntu", "VERSION_ID": "24.04"}, "heroku-24"),
+        ({"ID": "ubuntu", "VERSION_ID": "22.04"}, "heroku-22"),
+        ({"ID": "ubuntu", "VERSION_ID": "23.10"}, None),
+        ({"ID": "debian", "VERSION_ID": "12"}, None),
+        ({"ID": "ubuntu"}, None),
     ],
 )
-def test_stack_from_os_release(tmp_path, content, expected):
-    path = tmp_path / "os-release"
-    path.write_text(content)
-    assert stack.stack_from_os_release(path) == expected
+def test_stack_from_os_release(fields, expected):
+    assert stack.stack_from_os_release(fields) == expected
 
 
-def test_stack_from_missing_os_release(tmp_path):
-    assert stack.stack_from_os_release(tmp_path / "missing") is None
+def test_stack_of_this_machine_from_its_os_release():
+    """Read by the platform module, as systemd defines the file."""
+    try:
+        fields = platform.freedesktop_os_release()
+    except OSError:
+        assert stack.stack_from_os_release() is None
+        return
+    assert stack.stack_from_os_release() == stack.stack_from_os_release(fields)
+    ubuntu = fields.get("ID") == "ubuntu" and fields.get("VERSION_ID", "").endswith(".04")
+    assert (stack.stack_from_os_release() is not None) == ubuntu
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from buildpack.core import errors
 from buildpack.runtime import download_settings, limits
 from buildpack.runtime.transports import TransientError
 from buildpack.selfdeps import package_index
-from buildpack.selfdeps.wheel_tags import Interpreter
+from buildpack.selfdeps.wheel_choice import Interpreter
 from tests.support.archives import small_runtime_tar, write_with_sha256, zstd
 from tests.support.fault_server import Fault, FaultServer
 from tests.unit.ctx_factory import make_ctx

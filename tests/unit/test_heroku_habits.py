@@ -51,7 +51,7 @@ def test_the_stacks_table() -> None:
 @pytest.mark.parametrize("arch", ["amd64", "arm64"])
 def test_heroku_26_uses_the_ubuntu_26_04_archives(tmp_path: Path, arch: str) -> None:
     ctx = make_ctx(tmp_path, config={"STACK": "heroku-26"}).ctx
-    name, ubuntu = stack.resolve_stack(ctx, tmp_path / "no-os-release")
+    name, ubuntu = stack.resolve_stack(ctx)
     assert (name, ubuntu) == ("heroku-26", "26")
     stack.check_arch(ctx.settings, name, arch)
     ctx.arch = arch
@@ -61,10 +61,10 @@ def test_heroku_26_uses_the_ubuntu_26_04_archives(tmp_path: Path, arch: str) -> 
 
 
 def test_heroku_26_is_worked_out_on_ubuntu_26_04(tmp_path: Path) -> None:
-    os_release = tmp_path / "os-release"
-    os_release.write_text('ID=ubuntu\nVERSION_ID="26.04"\n')
-    ctx = make_ctx(tmp_path, environ={}).ctx
-    assert stack.resolve_stack(ctx, os_release) == ("heroku-26", "26")
+    """os-release as platform.freedesktop_os_release reads it."""
+    name = stack.stack_from_os_release({"ID": "ubuntu", "VERSION_ID": "26.04"})
+    assert name == "heroku-26"
+    assert stack.ubuntu_for(make_ctx(tmp_path, environ={}).ctx.settings, name) == "26"
 
 
 @pytest.mark.parametrize("name", ["cedar", "cedar-14", "heroku-16", "heroku-18", "heroku-20"])
@@ -80,10 +80,10 @@ def test_end_of_life_stacks_say_so(tmp_path: Path, name: str) -> None:
 
 
 def test_ubuntu_20_04_is_an_end_of_life_stack(tmp_path: Path) -> None:
-    os_release = tmp_path / "os-release"
-    os_release.write_text("ID=ubuntu\nVERSION_ID=20.04\n")
+    name = stack.stack_from_os_release({"ID": "ubuntu", "VERSION_ID": "20.04"})
+    assert name == "heroku-20"
     with pytest.raises(errors.BuildError) as info:
-        stack.resolve_stack(make_ctx(tmp_path, environ={}).ctx, os_release)
+        stack.ubuntu_for(make_ctx(tmp_path, environ={}).ctx.settings, name)
     assert info.value.reason == "checks::stack::eol"
 
 

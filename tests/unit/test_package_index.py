@@ -21,21 +21,19 @@ from buildpack.selfdeps.package_index import (
     Pin,
     WheelLink,
     choose_wheel,
-    default_index_url,
     fetch_pinned,
     fetch_wheel,
     find_wheel,
     index_settings,
     parse_simple_page,
-    pip_default_index,
 )
-from buildpack.selfdeps.pip_config import config_files
-from buildpack.selfdeps.wheel_tags import Interpreter
+from buildpack.selfdeps.pip_config import config_files, default_index_url, pip_default_index
+from buildpack.selfdeps.wheel_choice import Interpreter, manylinux_platforms
 from tests.support.fault_server import Fault, FaultServer
 from tests.unit.wheel_factory import Index, build_wheel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CP311 = Interpreter(3, 11, "", "x86_64", (2, 36))
+CP311 = Interpreter.runtime("3.11", manylinux_platforms("x86_64", (2, 36)))
 SHA_A = "a" * 64
 PIP_INDEX_SOURCE = (
     "class PackageIndex:\n    pass\n\n\n"
@@ -119,7 +117,7 @@ def test_pip_default_index_reads_a_pip_wheel_when_there_is_no_pip(tmp_path: Path
         "import importlib.util, sys; from pathlib import Path\n"
         "sys.path.insert(0, sys.argv[1])\n"
         "assert importlib.util.find_spec('pip') is None, 'pip is importable'\n"
-        "from buildpack.selfdeps.package_index import pip_default_index\n"
+        "from buildpack.selfdeps.pip_config import pip_default_index\n"
         "print(pip_default_index([Path(p) for p in sys.argv[2:]]))\n"
     )
 
@@ -486,10 +484,10 @@ def test_choose_wheel_picks_the_best_rank() -> None:
     ]
     assert choose_wheel(links, Pin("demo", "1.0"), CP311) == links[2]
     # On another Python the exact wheel does not fit; abi3 does.
-    cp310 = Interpreter(3, 10, "", "x86_64", (2, 36))
+    cp310 = Interpreter.runtime("3.10", manylinux_platforms("x86_64", (2, 36)))
     assert choose_wheel(links, Pin("demo", "1.0"), cp310) == links[1]
     # Without glibc only the pure wheel is left.
-    musl = Interpreter(3, 11, "", "x86_64", None)
+    musl = Interpreter.runtime("3.11", ["musllinux_1_2_x86_64"])
     assert choose_wheel(links, Pin("demo", "1.0"), musl) == links[0]
 
 
@@ -497,11 +495,14 @@ def test_choose_wheel_ignores_other_versions_and_projects() -> None:
     links = [
         _link("demo-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"),
         _link("demo_extra-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"),
-        _link("demo-1.0.0-cp311-cp311-manylinux_2_17_x86_64.whl"),
+        _link("demo-1.1-cp311-cp311-manylinux_2_17_x86_64.whl"),
         _link("demo-1.0-py3-none-any.whl"),
         _link("not-a-wheel-name.whl"),
     ]
     assert choose_wheel(links, Pin("demo", "1.0"), CP311) == links[3]
+    # PEP 440: 1.0.0 is 1.0, as pip's ==1.0 takes it.
+    same = _link("demo-1.0.0-cp311-cp311-manylinux_2_17_x86_64.whl")
+    assert choose_wheel([*links, same], Pin("demo", "1.0"), CP311) == same
 
 
 @pytest.mark.parametrize(

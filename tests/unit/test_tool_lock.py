@@ -14,7 +14,7 @@ import pytest
 
 from buildpack.core.settings import Settings, buildpack_root
 from buildpack.package_managers import tool_lock
-from buildpack.selfdeps.wheel_tags import Interpreter
+from buildpack.selfdeps.wheel_choice import Interpreter, manylinux_platforms
 
 ROOT = buildpack_root()
 SETTINGS = Settings.load(ROOT / "buildpack.toml")
@@ -59,6 +59,12 @@ def test_a_lock_with_a_wrong_hash_or_file_is_caught(lock):
     assert any("is not one of its wheels" in p for p in found), found
 
 
+def _env(minor: str, machine: str, glibc: tuple[int, int]) -> tuple[str, Interpreter]:
+    """The lock's environment and the interpreter of a glibc ``glibc`` machine."""
+    env = tool_lock.environment(minor, machine)
+    return env, Interpreter.runtime(minor, manylinux_platforms(machine, glibc))
+
+
 def test_the_lock_holds_no_address():
     text = tool_lock.lock_path(ROOT).read_text()
     assert "://" not in text and '"url"' not in text
@@ -66,8 +72,8 @@ def test_the_lock_holds_no_address():
 
 def test_each_package_gets_the_wheel_pip_would_choose(lock):
     tool, version = "poetry", SETTINGS.tools["poetry"]
-    x86 = tool_lock.files_for(lock, tool, version, Interpreter(3, 11, "", "x86_64", (2, 39)))
-    arm = tool_lock.files_for(lock, tool, version, Interpreter(3, 10, "", "aarch64", (2, 35)))
+    x86 = tool_lock.files_for(lock, tool, version, *_env("3.11", "x86_64", (2, 39)))
+    arm = tool_lock.files_for(lock, tool, version, *_env("3.10", "aarch64", (2, 35)))
     by_name = {f.project: f for f in x86}
     assert by_name["poetry"].filename == f"poetry-{version}-py3-none-any.whl"
     assert "tomli" not in by_name  # only below 3.11
@@ -79,17 +85,16 @@ def test_each_package_gets_the_wheel_pip_would_choose(lock):
 
 
 def test_what_the_lock_cannot_do_is_said(lock):
-    interp = Interpreter(3, 12, "", "x86_64", (2, 39))
     with pytest.raises(tool_lock.LockUnusable, match=r"no lock of poetry 1\.8\.5"):
-        tool_lock.files_for(lock, "poetry", "1.8.5", interp)
+        tool_lock.files_for(lock, "poetry", "1.8.5", *_env("3.12", "x86_64", (2, 39)))
     with pytest.raises(tool_lock.LockUnusable, match=r"does not cover Python 3\.12-riscv64"):
         tool_lock.files_for(
-            lock, "poetry", SETTINGS.tools["poetry"], Interpreter(3, 12, "", "riscv64", (2, 39))
+            lock, "poetry", SETTINGS.tools["poetry"], *_env("3.12", "riscv64", (2, 39))
         )
     # A glibc older than any compiled wheel needs.
     with pytest.raises(tool_lock.LockUnusable, match=r"no wheel of .* for here"):
         tool_lock.files_for(
-            lock, "poetry", SETTINGS.tools["poetry"], Interpreter(3, 12, "", "x86_64", (2, 5))
+            lock, "poetry", SETTINGS.tools["poetry"], *_env("3.12", "x86_64", (2, 5))
         )
 
 

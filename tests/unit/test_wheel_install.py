@@ -1,4 +1,5 @@
-"""Installing real (test-built) wheels without pip, checked against their RECORD."""
+"""Installing real (test-built) wheels without pip, checked against their RECORD:
+pypa/installer under the buildpack's rules (wheel_install, wheel_destination)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from buildpack.selfdeps.wheel_install import (
     INSTALLER_NAME,
     WheelError,
     add_to_record,
+    check_script_name,
     install_into_prefix,
     launcher,
     record_hash,
@@ -112,6 +114,27 @@ def test_unpack_into_target_places_files_like_pip_target(wheels: Path, target: P
     assert (target / "demo-1.0.dist-info/METADATA").is_file()
     assert not (target / "demo-1.0.data").exists()
     assert "bin/demo-run" in _tree(target)
+    assert (target / "demo-1.0.dist-info/INSTALLER").read_text() == INSTALLER_NAME + "\n"
+    assert not (target / "demo-1.0.dist-info/REQUESTED").exists()
+    rows = _record_rows(target / "demo-1.0.dist-info/RECORD")
+    assert ["bin/demo-run", sha256_record(b"#!/bin/sh\necho run\n"), "19"] in rows
+
+
+def test_unpack_into_target_writes_no_launchers(wheels: Path, target: Path) -> None:
+    """Nothing runs entry points from a --target directory (the buildpack's
+    own libraries): their names are checked all the same."""
+    wheel = build_wheel(
+        wheels, "demo", "1.0", {"demo/__init__.py": b""}, console_scripts={"demo": "demo:main"}
+    )
+    unpack_into_target(wheel, target)
+    assert not (target / "bin").exists()
+    paths = [row[0] for row in _record_rows(target / "demo-1.0.dist-info/RECORD")]
+    assert not any(path.startswith("bin/") for path in paths)
+    bad = build_wheel(
+        wheels, "bad", "1.0", {"bad/__init__.py": b""}, console_scripts={"../x": "bad:main"}
+    )
+    with pytest.raises(WheelError, match="not a plain file name"):
+        unpack_into_target(bad, target)
 
 
 def test_unpack_a_platlib_wheel(wheels: Path, target: Path) -> None:
@@ -205,6 +228,23 @@ def test_a_wheel_without_record(wheels: Path, target: Path) -> None:
         unpack_into_target(wheel, target)
 
 
+def test_a_member_longer_than_record_says_is_refused_as_it_is_read(
+    wheels: Path, target: Path
+) -> None:
+    """Checked while it streams: the write stops past the recorded size."""
+    big = b"x" * (4 * 1024 * 1024)
+    wheel = build_wheel(
+        wheels,
+        "demo",
+        "1.0",
+        {"demo/__init__.py": b"", "demo/big.bin": big},
+        record_rows={"demo/big.bin": (sha256_record(big), "10")},
+    )
+    with pytest.raises(WheelError, match="size"):
+        unpack_into_target(wheel, target)
+    assert not (target / "demo/big.bin").exists()
+
+
 def test_a_wheel_with_two_dist_info_directories(wheels: Path, target: Path) -> None:
     wheel = build_wheel(wheels, "demo", "1.0", {"other-2.0.dist-info/METADATA": b"Name: other\n"})
     with pytest.raises(WheelError, match="exactly one"):
@@ -229,6 +269,7 @@ def test_paths_that_escape_are_refused(
     with pytest.raises(WheelError, match="unsafe path"):
         unpack_into_target(wheel, target)
     assert not (tmp_path / "evil.py").exists()
+    assert not target.exists()
 
 
 @pytest.mark.parametrize(
@@ -242,6 +283,12 @@ def test_paths_that_escape_are_refused(
 def test_data_it_cannot_place_is_refused(wheels: Path, target: Path, name: str) -> None:
     wheel = build_wheel(wheels, "demo", "1.0", {name: b"x"})
     with pytest.raises(WheelError, match="installs"):
+        unpack_into_target(wheel, target)
+
+
+def test_a_data_dir_not_named_like_the_wheel_is_refused(wheels: Path, target: Path) -> None:
+    wheel = build_wheel(wheels, "demo", "1.0", {"Other-1.0.data/purelib/x.py": b"x"})
+    with pytest.raises(WheelError, match="not named like the wheel"):
         unpack_into_target(wheel, target)
 
 
@@ -275,18 +322,29 @@ class Prefix:
         self.bin.mkdir()
         (self.bin / "python3.11").write_text("not really python\n")
 
-    def install(self, wheel: Path, python: str = APP_PYTHON, minor: str = "3.11") -> list[Path]:
+    def install(
+        self,
+        wheel: Path,
+        python: str = APP_PYTHON,
+        minor: str = "3.11",
+        allow_pth: frozenset[str] = frozenset(),
+    ) -> list[Path]:
         return install_into_prefix(
             wheel,
             site_packages=self.site,
             scripts_dir=self.bin,
             python=python,
             python_minor=minor,
+            allow_pth=allow_pth,
         )
 
     def record_rows(self, dist_info: str) -> list[list[str]]:
-        with open(self.site / dist_info / "RECORD", newline="", encoding="utf-8") as f:
-            return list(csv.reader(f))
+        return _record_rows(self.site / dist_info / "RECORD")
+
+
+def _record_rows(record: Path) -> list[list[str]]:
+    with open(record, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
 
 
 @pytest.fixture
@@ -338,7 +396,7 @@ def test_record_after_install_is_relative_and_verifiable(wheels: Path, prefix: P
     written = prefix.install(wheel)
     rows = prefix.record_rows("demo-1.0.dist-info")
 
-    assert rows[-1] == ["demo-1.0.dist-info/RECORD", "", ""]
+    assert ["demo-1.0.dist-info/RECORD", "", ""] in rows
     paths = [row[0] for row in rows]
     assert len(paths) == len(set(paths))
     assert set(paths) == {os.path.relpath(p, prefix.site) for p in written}
@@ -347,8 +405,10 @@ def test_record_after_install_is_relative_and_verifiable(wheels: Path, prefix: P
     assert "demo_extra.py" in paths
     assert "demo-1.0.dist-info/INSTALLER" in paths
     assert "demo-1.0.dist-info/REQUESTED" in paths
-    for path, digest, size in rows[:-1]:
+    for path, digest, size in rows:
         assert not os.path.isabs(path)
+        if path.endswith("/RECORD"):
+            continue
         data = (prefix.site / path).read_bytes()
         assert digest == sha256_record(data), path
         assert size == str(len(data)), path
@@ -427,6 +487,36 @@ def test_wheels_share_a_namespace_directory(wheels: Path, prefix: Prefix) -> Non
     assert (prefix.site / "ns/two/__init__.py").read_bytes() == b"TWO = 2\n"
 
 
+def test_a_pth_file_goes_into_site_packages_only_when_the_caller_names_it(
+    wheels: Path, prefix: Prefix
+) -> None:
+    """setuptools' distutils-precedence.pth: read at start-up from a site
+    directory, so only the one the caller expects; any other is refused."""
+    wheel = build_wheel(
+        wheels, "demo", "1.0", {"demo.pth": b"import os\n", "demo/__init__.py": b""}
+    )
+    before = _tree(prefix.root)
+    with pytest.raises(WheelError, match=r"\.pth"):
+        prefix.install(wheel, allow_pth=frozenset({"other.pth"}))
+    assert _tree(prefix.root) == before
+    written = prefix.install(wheel, allow_pth=frozenset({"demo.pth"}))
+    assert (prefix.site / "demo.pth").read_bytes() == b"import os\n"
+    assert prefix.site / "demo.pth" in written
+
+
+def test_a_linked_directory_in_site_packages_is_not_written_through(
+    tmp_path: Path, wheels: Path, prefix: Prefix
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (prefix.site / "demo").symlink_to(outside)
+    wheel = build_wheel(wheels, "demo", "1.0", {"demo/__init__.py": b"x"})
+    with pytest.raises(WheelError, match="not a directory the install can write into"):
+        prefix.install(wheel)
+    assert list(outside.iterdir()) == []
+    assert not (prefix.site / "demo-1.0.dist-info").exists()
+
+
 def test_a_failure_half_way_leaves_nothing_behind(wheels: Path, prefix: Prefix) -> None:
     files = {"demo/__init__.py": b"", "demo/a.py": b"a", "demo/z.py": b"good"}
     wheel = build_wheel(wheels, "demo", "1.0", files, stored={"demo/z.py": b"evil"})
@@ -473,6 +563,67 @@ def test_a_wheels_own_scripts_go_to_bin_and_run_the_python(wheels: Path, prefix:
     )
 
 
+def test_a_tampered_script_of_its_own_is_caught(wheels: Path, prefix: Prefix) -> None:
+    """installer rewrites a ``#!python`` script as it reads it: still checked."""
+    wheel = build_wheel(
+        wheels,
+        "demo",
+        "1.0",
+        {"demo/__init__.py": b"", "demo-1.0.data/scripts/demo-run": b"#!python\nimport demo\n"},
+        stored={"demo-1.0.data/scripts/demo-run": b"#!python\nimport evil\n"},
+    )
+    before = _tree(prefix.root)
+    with pytest.raises(WheelError, match="demo-run does not match"):
+        prefix.install(wheel)
+    assert _tree(prefix.root) == before
+
+
+@pytest.mark.parametrize(
+    "name", ["../../etc/cron.d/x", "/etc/cron.d/x", "sub/x", ".hidden", "..", "../x"]
+)
+@pytest.mark.parametrize("section", ["console_scripts", "gui_scripts"])
+def test_a_script_name_that_is_not_a_plain_file_name_is_refused(
+    tmp_path: Path, wheels: Path, prefix: Prefix, name: str, section: str
+) -> None:
+    """Issue 14: an entry point named like a path would escape bin/."""
+    wheel = build_wheel(
+        wheels, "demo", "1.0", {"demo/__init__.py": b""}, **{section: {name: "demo:main"}}
+    )
+    before = _tree(tmp_path)
+    with pytest.raises(WheelError, match="not a plain file name"):
+        prefix.install(wheel)
+    assert _tree(tmp_path) == before
+
+
+def test_an_empty_script_name_is_refused(wheels: Path, prefix: Prefix) -> None:
+    with pytest.raises(WheelError, match="not a plain file name"):
+        check_script_name("")
+    # entry_points.txt cannot even say it: its parser refuses the line.
+    wheel = build_wheel(
+        wheels, "demo", "1.0", {"demo/__init__.py": b""}, console_scripts={"": "demo:main"}
+    )
+    before = _tree(prefix.root)
+    with pytest.raises(WheelError, match="entry point"):
+        prefix.install(wheel)
+    assert _tree(prefix.root) == before
+
+
+def test_gui_scripts_get_launchers_too(wheels: Path, prefix: Prefix) -> None:
+    wheel = build_wheel(
+        wheels,
+        "demo",
+        "1.0",
+        DEMO_FILES,
+        console_scripts={"demo": "demo.cli:main"},
+        gui_scripts={"demo-gui": "demo.cli:admin"},
+    )
+    written = prefix.install(wheel)
+    assert (prefix.bin / "demo-gui").read_text() == launcher(APP_PYTHON, "demo.cli:admin")
+    assert _mode(prefix.bin / "demo-gui") == 0o755
+    assert prefix.bin / "demo-gui" in written
+    assert "../../../bin/demo-gui" in [row[0] for row in prefix.record_rows("demo-1.0.dist-info")]
+
+
 def test_add_to_record_appends_unhashed_rows(wheels: Path, prefix: Prefix) -> None:
     wheel = build_wheel(wheels, "demo", "1.0", DEMO_FILES, console_scripts=DEMO_SCRIPTS)
     written = prefix.install(wheel)
@@ -487,6 +638,41 @@ def test_add_to_record_appends_unhashed_rows(wheels: Path, prefix: Prefix) -> No
         "demo/__pycache__/__init__.cpython-311.pyc,,",
         "demo/__pycache__/cli.cpython-311.pyc,,",
     ]
+
+
+@pytest.mark.parametrize("why", ["a space", "over 127 bytes"])
+def test_a_launcher_for_an_awkward_interpreter_path_runs_through_sh(
+    tmp_path: Path, wheels: Path, prefix: Prefix, why: str
+) -> None:
+    """A ``#!`` line cannot hold a path with a space, nor one past 127 bytes
+    on Linux: installer writes a /bin/sh trampoline, and the script runs."""
+    home = tmp_path / ("with space" if why == "a space" else "long" + "-x" * 64)
+    home.mkdir()
+    python = home / "python3"
+    python.symlink_to(sys.executable)
+    assert (" " in str(python)) or len(f"#!{python}\n") > 127
+    cli = b"import sys\n\ndef main():\n    print('ran by', sys.executable)\n    return 0\n"
+    wheel = build_wheel(
+        wheels,
+        "hello_tool",
+        "0.1",
+        {"hello_tool/__init__.py": b"", "hello_tool/cli.py": cli},
+        console_scripts={"hello-tool": "hello_tool.cli:main"},
+    )
+    prefix.install(wheel, python=str(python))
+    script = prefix.bin / "hello-tool"
+    assert script.read_text().startswith("#!/bin/sh\n")
+    assert script.read_text() == launcher(str(python), "hello_tool.cli:main")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(prefix.site)}
+    result = subprocess.run(
+        [str(script)], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ran by ")
+
+
+def test_a_plain_interpreter_path_gets_a_plain_shebang() -> None:
+    assert launcher(APP_PYTHON, "demo:main").startswith(f"#!{APP_PYTHON}\n# -*- coding")
 
 
 def test_write_record_orders_hashed_then_extra_then_itself(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ def build_wheel(
     *,
     tag: str = "py3-none-any",
     console_scripts: Mapping[str, str] | None = None,
+    gui_scripts: Mapping[str, str] | None = None,
     root_is_purelib: bool = True,
     modes: Mapping[str, int] | None = None,
     stored: Mapping[str, bytes] | None = None,
@@ -61,8 +62,11 @@ def build_wheel(
         members[f"{dist_info}/WHEEL"] = (
             f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: {purelib}\nTag: {tag}\n"
         ).encode()
-    if console_scripts:
-        lines = ["[console_scripts]", *(f"{k} = {v}" for k, v in console_scripts.items())]
+    lines = []
+    for section, scripts in (("console_scripts", console_scripts), ("gui_scripts", gui_scripts)):
+        if scripts:
+            lines += [f"[{section}]", *(f"{k} = {v}" for k, v in scripts.items())]
+    if lines:
         members[f"{dist_info}/entry_points.txt"] = ("\n".join(lines) + "\n").encode()
 
     skip = set(unrecorded)
@@ -132,15 +136,14 @@ class Index:
         )
 
 
-def write_deps_lock(buildpack_dir: Path, pins: Mapping[str, str], wheels: Iterable[Path]) -> None:
-    """A buildpack-locks.json for ``pins`` on this interpreter only: each pin
-    locked to the wheel of that name in ``wheels``, or to a file nobody has."""
-    import platform
-    import sys
-
+def write_deps_lock(
+    buildpack_dir: Path, pins: Mapping[str, str], wheels: Iterable[Path], env: str = ""
+) -> None:
+    """A buildpack-locks.json for ``pins`` on this interpreter only (or ``env``):
+    each pin locked to the wheel of that name in ``wheels``, or to a file nobody has."""
     from buildpack.selfdeps import wheel_lock
 
-    env = wheel_lock.environment(f"{sys.version_info[0]}.{sys.version_info[1]}", platform.machine())
+    env = env or wheel_lock.this_environment()
     by_name = {w.name.split("-")[0]: w for w in wheels}
     packages = []
     for name, version in sorted(pins.items()):
