@@ -199,8 +199,7 @@ def test_work_goes_on_while_the_child_runs(tmp_path: Path) -> None:
 def test_waiting_gives_a_niced_program_the_builds_priority() -> None:
     """The dependency fetch nices itself to 19; a build that waits for it
     must not wait at the lowest priority on a busy machine."""
-    out, _, _ = _output()
-    code = "import os, sys, time; os.nice(19); print('niced', flush=True); time.sleep(30)"
+    code = "import os, time; os.nice(19); print('niced', flush=True); time.sleep(30)"
     bg = proc.start(_py(code), env=ENV)
     try:
         wait_for(lambda: b"niced" in b"".join(bg._chunks), "the program to nice itself")
