@@ -69,6 +69,8 @@ def _assert_reused_and_skipped(result: BuildResult, cache_dir: Path) -> None:
     assert fields["cache_status"] == "reused"
     assert fields["dependencies_install_skipped"] is True
     assert fields["package_manager_install_skipped"] is True
+    assert fields["pip_install_source"] == "cache"
+    assert fields["buildpack_dependencies_source"] == "cache"
 
 
 def _assert_cache_complete(cache_dir: Path) -> dict:
@@ -120,6 +122,7 @@ def test_nested_requirements_change_discards_and_reinstalls(tmp_path, app, env):
     # pip's own files come from the seed the first build saved, not from a pip run.
     assert f"-----> Installing pip {PIP} (a verified copy from the build cache)" in changed.stdout
     assert report(cache_dir)["package_manager_install_from_seed"] is True
+    assert report(cache_dir)["pip_install_source"] == "cache"
     assert "SIX 1.17.0" in changed.stdout
     assert f"pip {PIP} from /app/.heroku/python/" in changed.stdout
     fields = report(cache_dir)

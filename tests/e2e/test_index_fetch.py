@@ -1,86 +1,58 @@
 """What the build fetches itself from the package index pip would use: the
 buildpack's own dependencies and the pinned pip, as exact files checked
 against the index's sha256, without running pip; and pip doing it instead
-whenever that cannot be done."""
+whenever that cannot be done. The index is the session's loopback index
+(tests/support/loopback_index.py): simple/ lists sha256s, simple-nohash/ not."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from buildpack.core.settings import Settings, buildpack_root
-from buildpack.selfdeps.bootstrap import read_pins, requirements
-from tests.support import pure_wheel_files
 from tests.support.builds import (
+    HostPython,
     build_and_run,
     build_env,
     copy_fixture,
     read_report,
     require_namespaces,
+    run_bin,
 )
 from tests.support.fault_server import Fault, FaultServer
+from tests.support.loopback_index import only_this_index
 
 pytestmark = pytest.mark.e2e
 
-FIXTURE_REQUIREMENTS = buildpack_root() / "tests" / "fixtures" / "pip_app" / "requirements.txt"
 
-
-@pytest.fixture(scope="module")
-def index_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A simple index of what a pip_app build fetches, copied with pip
-    download from pip's configured index: simple/ with sha256 fragments,
-    simple-nohash/ the same pages without them."""
-    root = tmp_path_factory.mktemp("index")
-    files = root / "files"
-    toml = buildpack_root() / "buildpack.toml"
-    tools = Settings.load(toml).tools
-    # setuptools: preinstalled on the test's 3.11 runtime, as on Heroku.
-    pins = [f"pip=={tools['pip']}", f"setuptools=={tools['setuptools']}"]
-    wanted = [*pins, *requirements(read_pins(toml)), *FIXTURE_REQUIREMENTS.read_text().split()]
-    download = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:"]
-    subprocess.run([*download, "-d", files, *wanted], check=True)
-    pure_wheel_files.download(files)  # the exact pinned files, tomli's pure one too
-    for wheel in sorted(files.glob("*.whl")):
-        project = re.sub(r"[-_.]+", "-", wheel.name.split("-", 1)[0]).lower()
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        for tree, fragment in (("simple", f"#sha256={digest}"), ("simple-nohash", "")):
-            page = root / tree / project / "index.html"
-            page.parent.mkdir(parents=True, exist_ok=True)
-            with page.open("a") as f:
-                f.write(f'<a href="../../files/{wheel.name}{fragment}">{wheel.name}</a>\n')
-    return root
-
-
-def _env(tmp_path: Path, mirror_url: str, index_url: str) -> dict[str, str]:
+def _env(
+    tmp_path: Path, mirror_url: str, index_url: str, host_python: HostPython = "pipless"
+) -> dict[str, str]:
     """Only this index: none of the machine's pip config (its extra indexes)."""
-    env = build_env(BUILDPACK_S3_BASE_URL=mirror_url)
-    for name in [k for k in env if k.startswith("PIP_")]:
-        del env[name]
-    (tmp_path / "no-config").mkdir()
-    env.update(
-        PIP_INDEX_URL=index_url,
-        PIP_CONFIG_FILE=os.devnull,
-        XDG_CONFIG_DIRS=str(tmp_path / "no-config"),
-    )
-    return env
+    env = build_env(host_python=host_python, BUILDPACK_S3_BASE_URL=mirror_url)
+    return only_this_index(env, index_url, tmp_path)
 
 
-def test_the_index_in_pip_index_url_serves_pip_and_the_buildpacks_libraries(
-    tmp_path, runtime_archive, mirror_url, index_root
+def test_index_config_vars_in_env_dir_serve_pip_and_the_buildpacks_libraries(
+    tmp_path, runtime_archive, mirror_url, loopback_index
 ):
+    """As Heroku delivers them: PIP_INDEX_URL and PIP_EXTRA_INDEX_URL only as
+    files in ENV_DIR, not in bin/compile's environment."""
     require_namespaces()
     app = copy_fixture("pip_app", tmp_path, python_version=runtime_archive.version)
     cache = tmp_path / "cache"
-    with FaultServer(index_root) as index:
-        env = _env(tmp_path, mirror_url, index.url + "/simple/")
-        result = build_and_run(app, cache, tmp_path / "env", env=env)
-        hits = dict(index.hits)
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    index = loopback_index.url
+    env = _env(tmp_path, mirror_url, index + "/simple/")
+    del env["PIP_INDEX_URL"]
+    (env_dir / "PIP_INDEX_URL").write_text(index + "/simple/")
+    # An extra index with nothing on it: pip asks it too, then takes the main one's.
+    (env_dir / "PIP_EXTRA_INDEX_URL").write_text(index + "/extra/")
+    loopback_index.clear()
+    result = build_and_run(app, cache, env_dir, env=env)
+    hits = dict(loopback_index.hits)
     assert result.returncode == 0, result.log
     assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
     assert "did not work" not in result.log and "Could not fetch" not in result.log, result.log
@@ -90,6 +62,8 @@ def test_the_index_in_pip_index_url_serves_pip_and_the_buildpacks_libraries(
         assert hits.get(f"/simple/{project}/", 0) >= 1, (project, hits)
     pip_wheels = [path for path in hits if re.match(r"/files/pip-[\d.]+-py3-none-any\.whl", path)]
     assert len(pip_wheels) == 1 and hits[pip_wheels[0]] == 1, hits
+    # The app's installer got the extra index from ENV_DIR as well.
+    assert hits.get("/extra/gunicorn/", 0) >= 1, hits
     report = read_report(cache)
     assert report["package_manager_install_from_index"] is True
     assert report["pip_install_source"] == "index"
@@ -97,8 +71,18 @@ def test_the_index_in_pip_index_url_serves_pip_and_the_buildpacks_libraries(
     assert report["pypa_libraries_source"] == "index"
 
 
+# Which pip installs the buildpack's libraries when the index cannot be used.
+_BOOTSTRAP_PIP = {
+    # Heroku's images: python3 has no pip, the runtime just installed has one.
+    "pipless": "Installing them with the pip bundled with the Python runtime (pip-",
+    # A host python3 with pip (the test runner's).
+    "runner": "Installing them with the pip of ",
+}
+
+
+@pytest.mark.parametrize("host_python", ["pipless", "runner"])
 def test_pip_installs_them_when_the_index_gives_no_hashes(
-    tmp_path, runtime_archive, mirror_url, index_root
+    tmp_path, runtime_archive, mirror_url, loopback_index, host_python: HostPython
 ):
     """An index without sha256 fragments: nothing to check the files
     against, so the build has pip install both, from the same index, the PyPA
@@ -106,12 +90,14 @@ def test_pip_installs_them_when_the_index_gives_no_hashes(
     require_namespaces()
     app = copy_fixture("pip_app", tmp_path, python_version=runtime_archive.version)
     cache = tmp_path / "cache"
-    with FaultServer(index_root) as index:
-        env = _env(tmp_path, mirror_url, index.url + "/simple-nohash/")
-        result = build_and_run(app, cache, tmp_path / "env", env=env)
+    env = _env(
+        tmp_path, mirror_url, loopback_index.url + "/simple-nohash/", host_python=host_python
+    )
+    result = build_and_run(app, cache, tmp_path / "env", env=env)
     assert result.returncode == 0, result.log
     assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
     assert "Could not fetch them from the index (" in result.stdout, result.log
+    assert _BOOTSTRAP_PIP[host_python] in result.stdout, result.log
     assert "Fetching pip from the index did not work (" in result.stdout, result.log
     assert "Traceback" not in result.log
     report = read_report(cache)
@@ -126,7 +112,7 @@ def test_pip_installs_them_when_the_index_gives_no_hashes(
 
 
 def test_a_credentialed_index_and_mirror_work_and_the_password_is_never_shown(
-    tmp_path, runtime_archive, index_root
+    tmp_path, runtime_archive, loopback_index
 ):
     """user:password@ in PIP_INDEX_URL and BUILDPACK_S3_BASE_URL: urllib (the
     runtime download before the buildpack's libraries are there, and every
@@ -138,7 +124,7 @@ def test_a_credentialed_index_and_mirror_work_and_the_password_is_never_shown(
     password = "pa55-w0rd-XYZ"
     creds = ("deploy", password)
     with (
-        FaultServer(index_root, credentials=creds) as index,
+        FaultServer(loopback_index.root, credentials=creds) as index,
         FaultServer(runtime_archive.dir, credentials=creds) as mirror,
     ):
         with_creds = {
@@ -158,12 +144,7 @@ def test_a_credentialed_index_and_mirror_work_and_the_password_is_never_shown(
     assert index_hits.get("/simple/zstandard/") and index_hits.get("/simple/gunicorn/")
     report = read_report(cache)
     assert report["buildpack_dependencies_source"] == "index"
-    printed = subprocess.run(
-        [sys.executable, str(buildpack_root() / "bin" / "report"), "b", str(cache)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    printed = run_bin("report", "build", cache, env=build_env()).stdout
     saved = (cache / "build-data" / "python.json").read_text()
     for text in (result.stdout, result.stderr, saved, printed):
         assert password not in text

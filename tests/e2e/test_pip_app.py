@@ -35,6 +35,7 @@ def test_pip_app_relocates_and_serves(
     report = read_report(tmp_path / "cache")
     assert report["python_download_transport"] == ("urllib" if mirror == "http" else "file")
     assert report["buildpack_dependencies_source"] == "index"
+    assert report["pip_install_source"] == "index"
 
 
 def test_missing_version_is_not_a_network_error(tmp_path, mirror_url):

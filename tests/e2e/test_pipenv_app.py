@@ -62,6 +62,8 @@ def test_pipenv_app_relocates_and_serves(pipenv_build, locked_apps):
     fields = report(pipenv_build.cache)
     assert fields["package_manager"] == "pipenv"
     assert fields["pipenv_version"] == version
+    # The fast path: the files of the buildpack's lock for Pipenv, without pip.
+    assert fields["pipenv_install_source"] == "index", result.log
     assert_tool_outside_runtime(pipenv_build.cache, "pipenv", version)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.builds import build_and_run
+from tests.support.builds import assert_clean_failure, build_and_run
 from tests.support.fault_server import FaultServer
 from tests.support.lockfiles import LockedApps
 from tests.support.loopback_index import only_this_index
@@ -80,3 +80,48 @@ def test_poetry_and_pipenv_come_from_the_lock_without_pip(
     # No pip in the tool's venv: nothing ran one.
     [tool_dir] = (tmp_path / "cache" / ".heroku" / "tools").glob(f"{manager}-*-python3.*")
     assert not list(tool_dir.glob("venv/lib/python3*/site-packages/pip"))
+
+
+def test_index_config_vars_in_env_dir_reach_uv_and_uv_comes_from_pip_without_hashes(
+    tmp_path, loopback_locked_apps, mirror_url, loopback_index
+):
+    """As Heroku delivers them: PIP_INDEX_URL and UV_INDEX_URL only as files
+    in ENV_DIR. PIP_INDEX_URL names the index without sha256s, so uv and the
+    buildpack's own libraries come through pip (the runtime's bundled one:
+    this python3 has none); UV_INDEX_URL names the index uv.lock was made
+    with, which uv checks the lock against."""
+    app = loopback_locked_apps.app("uv_app", tmp_path, "uv")
+    index = loopback_index.url
+    env = loopback_locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url)
+    del env["PIP_INDEX_URL"]
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    (env_dir / "PIP_INDEX_URL").write_text(index + "/simple-nohash/")
+    (env_dir / "UV_INDEX_URL").write_text(index + "/simple/")
+    cache = tmp_path / "cache"
+    loopback_index.clear()
+    result = build_and_run(app, cache, env_dir, env=env, command=check_command())
+    hits = dict(loopback_index.hits)
+    assert result.returncode == 0, result.log
+    assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
+    assert_installed_into_runtime(result.stdout)
+    assert "Fetching uv from the index did not work (" in result.stdout, result.log
+    assert "Could not fetch them from the index (" in result.stdout, result.log
+    assert "Installing them with the pip bundled with the Python runtime (pip-" in result.stdout
+    fields = report(cache)
+    assert fields["uv_install_source"] == "pip"
+    assert fields["buildpack_dependencies_source"] == "pip"
+    # pip read uv's page on the index without hashes; uv fetched the app's
+    # locked wheel.
+    assert hits.get("/simple-nohash/uv/", 0) >= 1, hits
+    assert _wheel_hits(hits, "gunicorn") == [1], hits
+
+    # Another UV_INDEX_URL in ENV_DIR: uv now finds uv.lock made with another
+    # index (so it read the file), and the changed setting made the rebuild
+    # run the installer instead of skipping it.
+    (env_dir / "UV_INDEX_URL").write_text(index + "/simple-nohash/")
+    again = build_and_run(app, cache, env_dir, env=env, build_dir=tmp_path / "build-again")
+    assert_clean_failure(again, "uv.lock is out of date")
+    fields = report(cache)
+    assert fields["dependencies_install_skipped"] is False
+    assert fields["failure_reason"] == "install-dependencies::uv"

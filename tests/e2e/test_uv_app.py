@@ -46,6 +46,8 @@ def test_uv_app_relocates_and_serves(tmp_path, locked_apps, mirror_url):
     fields = report(cache)
     assert fields["package_manager"] == "uv"
     assert fields["uv_version"] == version
+    # The fast path: uv's wheel from the index, unpacked without pip.
+    assert fields["uv_install_source"] == "index", result.log
     (tool_dir,) = (cache / ".heroku" / "tools").glob(f"uv-{version}-*")
     assert (tool_dir / "bin" / "uv").is_file()
     # This uv writes /app shebangs itself: nothing for the buildpack to repair.

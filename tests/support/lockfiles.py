@@ -165,6 +165,8 @@ class LockedApps:
                 UV_PYTHON=sys.executable,
                 UV_NO_CONFIG="1",
             )
+            if self.index_url is not None:
+                env["UV_INDEX_URL"] = self.index_url  # uv does not read PIP_INDEX_URL
             _run([program, "lock"], env=env, cwd=app)
         elif manager == "poetry":
             env.update(

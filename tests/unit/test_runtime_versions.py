@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from buildpack.core.settings import Settings, buildpack_root
-from buildpack.selfdeps.bootstrap import needed
+from buildpack.selfdeps.pure_wheels import needed
 from tools.runtime_archive.toolchain import configure_args
 from tools.runtime_archive.versions import (
     MINORS,
