@@ -214,6 +214,19 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._broken_body(fault, data)
 
+    def do_HEAD(self) -> None:
+        """Headers only, never a fault and not counted in ``hits``: uv asks
+        a wheel's size this way before reading its metadata by ranges."""
+        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+        expected = self.server.owner._expected_auth
+        data = None
+        if expected is None or self.headers.get("Authorization") == expected:
+            data = self._file_data(path)
+        self.send_response(404 if data is None else 200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", "0" if data is None else str(len(data)))
+        self.end_headers()
+
     def _file_data(self, path: str) -> bytes | None:
         target = (self.server.owner.root / path.lstrip("/")).resolve()
         if target.is_dir():

@@ -184,7 +184,11 @@ def deps_cache(factory: pytest.TempPathFactory, mirror_url: str) -> Path:
     key = ("deps", mirror_url)
     if key not in _SESSION_CACHES:
         box = Sandbox.create(factory.mktemp("deps-cache"), python_version="3.12.99")
-        result = box.compile(box.env(BUILDPACK_S3_BASE_URL=mirror_url))
+        # A host python3 with pip: it names pip's index before any runtime is
+        # installed. A pip-less one learns it from the runtime's bundled pip,
+        # so with no runtime to install it would fetch nothing.
+        env = box.env(host_python="runner", BUILDPACK_S3_BASE_URL=mirror_url)
+        result = box.compile(env)
         assert "Python 3.12.99 is not available" in result.stderr, result.log
         assert list(box.cache.glob(".heroku/buildpack-deps/*/.complete")), result.log
         shutil.rmtree(box.cache / "build-data")
