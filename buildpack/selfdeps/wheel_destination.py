@@ -286,17 +286,26 @@ class _Destination(SchemeDictionaryDestination):
         super().finalize_installation(scheme, record_file_path, kept)
 
     def _make_parents(self, directory: Path, base: Path) -> None:
-        """Create ``directory`` and its missing parents, noting each one
-        made. One that exists under ``base`` must be a real directory."""
+        """Create ``directory`` and its missing parents up to ``base``,
+        noting each one made. One that exists under ``base`` must be a real
+        directory."""
         try:
             st = os.lstat(directory)
         except FileNotFoundError:
-            self._make_parents(directory.parent, base)
+            # ``base`` at most, and only where its parent is: if that has gone
+            # (a hook deleted CACHE_DIR under a background unpack), making it
+            # again would bring back what the build was told is gone.
+            if directory != base and base not in directory.parents:
+                raise WheelError(f"{directory} is not there any more") from None
+            if directory != base:
+                self._make_parents(directory.parent, base)
             try:
                 directory.mkdir()
             except FileExistsError:  # another wheel unpacking beside this one
                 self._make_parents(directory, base)
                 return
+            except FileNotFoundError:
+                raise WheelError(f"{directory.parent} is not there any more") from None
             self._made.append(directory)
             return
         if stat.S_ISDIR(st.st_mode):

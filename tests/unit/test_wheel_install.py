@@ -718,3 +718,13 @@ def test_an_installed_console_script_runs(tmp_path: Path, wheels: Path, prefix: 
     assert result.stderr == ""
     assert result.stdout == "hello from hello-tool ['one', 'two']\n"
     assert result.returncode == 3
+
+
+def test_a_target_whose_parent_has_gone_is_not_made_again(wheels: Path, tmp_path: Path) -> None:
+    """A hook deleted CACHE_DIR while a background unpack ran into it: the
+    unpack fails instead of bringing CACHE_DIR back."""
+    wheel = build_wheel(wheels, "demo", "1.0", {"demo/__init__.py": b""})
+    gone = tmp_path / "cache" / ".heroku" / "partial"
+    with pytest.raises(WheelError, match="is not there any more"):
+        unpack_into_target(wheel, gone)
+    assert not (tmp_path / "cache").exists()
