@@ -103,6 +103,14 @@ def files_for(
     return chosen
 
 
+def sha256s(data: dict[str, Any], tool: str, version: str) -> dict[str, str]:
+    """File name -> sha256 of every wheel the lock lists for ``tool`` ``version``."""
+    entry = data["tools"].get(tool)
+    if not isinstance(entry, dict) or entry.get("version") != version:
+        raise LockUnusable(f"the buildpack has no lock of {tool} {version}")
+    return {w["file"]: w["sha256"] for p in entry["packages"] for w in p["wheels"]}
+
+
 def problems(data: dict[str, Any], pins: dict[str, str], environments: list[str]) -> list[str]:
     """What is wrong with the lock for these tool ``pins`` and ``environments``
     (empty when nothing): the check CI runs, and the generator before writing."""
