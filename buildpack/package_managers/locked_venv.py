@@ -1,9 +1,10 @@
 """Poetry or Pipenv installed into its venv from the buildpack's lock, without pip.
 
 tool-locks.json (see tool_lock) names every wheel the tool needs for this
-runtime; they are fetched from the index pip would use, all at once (or
-were, while the runtime downloaded: see tool_fetch), each checked against
-the lock's sha256, and unpacked by the buildpack's wheel installer into the
+runtime; they are taken from the build cache or fetched from the index pip
+would use, all at once (or were, while the runtime downloaded: see
+tool_fetch), each checked against the lock's sha256 (see tool_wheels), and
+unpacked by the buildpack's wheel installer into the
 venv's site-packages, with launchers that run the venv's python where it
 will be after the tool directory is renamed into place. Modules compile to
 bytecode when the tool first imports them, as for any venv.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from buildpack.core.context import BuildContext
-from buildpack.package_managers import tool_fetch, tool_lock
+from buildpack.package_managers import tool_fetch, tool_lock, tool_wheels
 from buildpack.package_managers.tool_sources import LOCKED_PTH
 from buildpack.selfdeps import package_index, wheel_install
 
@@ -34,13 +35,14 @@ def install(
     minor: str,
     venv: Path,
     final_venv: Path,
-) -> int:
-    """Install the plan's wheels into ``venv``; return how many. Raises
+) -> bool:
+    """Install the plan's wheels into ``venv``; return whether all came from
+    the build cache. Raises
     IndexUnavailable, WheelError or OSError when that cannot be done."""
     found = sorted(venv.glob("lib/python3*/site-packages"))
     if len(found) != 1:
         raise OSError(f"{venv} has no single site-packages")
-    with tool_fetch.fetched(ctx, tool_plan) as wheels:
+    with tool_wheels.fetched(ctx, tool_plan) as (wheels, cached):
         for wheel in wheels:
             wheel_install.install_into_prefix(
                 wheel,
@@ -50,4 +52,4 @@ def install(
                 python_minor=minor,
                 allow_pth=LOCKED_PTH,
             )
-    return len(wheels)
+    return cached

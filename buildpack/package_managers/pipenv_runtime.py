@@ -10,10 +10,10 @@ scripts, bytecode and pyvenv.cfg name /app/.heroku/python, where it runs
 pointed back at /app). The relocation audit checks it with the rest of
 .heroku/python.
 
-It is cached like the other tools: a copy in tools.venv_tool_dir, keyed by
-Pipenv's version, the runtime's minor and the CPU, copied back when the
-restored Python home does not already have it. Its paths name /app, so the
-copy works in any build directory.
+It is part of the app's Python home, cached with it (as on Heroku). When the
+restored home lacks it, it is made again from its locked wheels, which the
+build cache keeps and checks before use (see tool_wheels): a venv kept
+anywhere else in CACHE_DIR would be run without a check.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import os
 import shutil
 from pathlib import Path
 
-from buildpack.cache import cache_tree
+from buildpack.core import fs
 from buildpack.core.context import BuildContext
 from buildpack.package_managers import tool_sources, tools, venv_check
 
@@ -34,27 +34,24 @@ def install(ctx: BuildContext, tv: tools.ToolVersion) -> Path:
     """Put Pipenv ``tv`` into the slug; return its bin directory (as /app sees it)."""
     home = ctx.build_python_home / SUBDIR
     app_home = ctx.python_home / SUBDIR
-    cached = tools.venv_tool_dir(ctx, tv)
     if usable(home, app_home, tv.version):
         return _cached(ctx, tv, app_home)
     _remove(home)
-    if usable(cached, app_home, tv.version):
-        cache_tree.clone_tree(cached, home)
-        return _cached(ctx, tv, app_home)
-    ctx.out.step(f"Installing Pipenv {tv.version}")
+    # Copies of earlier versions of this buildpack, never run now.
+    tools.prune_other_versions(tools.venv_tool_dir(ctx, tv), EXECUTABLE)
+    fs.remove_tree(tools.venv_tool_dir(ctx, tv))
     home.mkdir(parents=True)
     venv = app_home / "venv"
     minor = tools.runtime_tag(ctx).removeprefix("python")
     # From the buildpack's lock, without pip; else the venv's own pip.
-    if tool_sources.install_from_lock(ctx, tv, minor, venv, venv, EXECUTABLE):
-        tool_sources.set_install_source(ctx, "pipenv", "index")
-    else:
+    source = tool_sources.install_from_lock(ctx, tv, minor, venv, venv, EXECUTABLE)
+    if source is None:
         _remove(home / "venv")
         tools.make_venv(ctx, tv, venv, executable=EXECUTABLE)
-        tool_sources.set_install_source(ctx, "pipenv", "pip")
+        source = "pip"
+    tool_sources.set_install_source(ctx, "pipenv", source)
     point_pyvenv_cfg_at_app(ctx, home / "venv" / "pyvenv.cfg")
     tools.link_executable(home, EXECUTABLE)
-    _keep_in_cache(ctx, home, cached)
     return app_home / "bin"
 
 
@@ -77,19 +74,6 @@ def point_pyvenv_cfg_at_app(ctx: BuildContext, cfg: Path) -> None:
     for spelling in {os.path.realpath(ctx.build_python_home), str(ctx.build_python_home)}:
         text = text.replace(spelling, str(ctx.python_home))
     cfg.write_text(text, encoding="utf-8")
-
-
-def _keep_in_cache(ctx: BuildContext, home: Path, cached: Path) -> None:
-    def populate(partial: Path) -> None:
-        partial.rmdir()  # clone_tree makes it
-        cache_tree.clone_tree(home, partial)
-
-    try:
-        tools.install_atomically(cached, populate)
-        tools.prune_other_versions(cached, EXECUTABLE)
-    except OSError as exc:
-        # The slug has Pipenv; only the next build's speed is at stake.
-        ctx.out.info(f"Could not keep Pipenv in the build cache: {exc}")
 
 
 def _remove(path: Path) -> None:

@@ -18,6 +18,7 @@ from buildpack.package_managers import (
     pip_seed,
     tool_fetch,
     tool_lock,
+    tool_wheels,
     tools,
 )
 from buildpack.selfdeps import package_index
@@ -46,8 +47,16 @@ def _plan(ctx: BuildContext, manager: str, minor: str) -> tool_fetch.Plan | None
         return tool_fetch.pinned(tools.app_index(ctx), package_index.Pin("pip", tv.version), minor)
     if manager == "uv":
         if (tools.wheel_tool_dir(ctx, tv) / "bin" / "uv").exists():
-            return None
-        return tool_fetch.pinned(tools.app_index(ctx), package_index.Pin("uv", tv.version), minor)
-    if tools.venv_tool_dir_for(ctx, tv, f"python{minor}").is_dir():
-        return None
-    return locked_venv.plan(ctx, tv.tool, tv.version, tools.app_index(ctx), minor)
+            return None  # checked before it runs (see wheel_tool)
+        try:
+            lock = tool_lock.load(tool_lock.lock_path(ctx.buildpack_dir))
+            return tool_fetch.locked(tools.app_index(ctx), lock, "uv", tv.version, minor)
+        except tool_lock.LockUnusable:
+            return tool_fetch.pinned(
+                tools.app_index(ctx), package_index.Pin("uv", tv.version), minor
+            )
+    # What the build cache keeps of the locked wheels is checked at install.
+    plan = tool_wheels.present(
+        ctx, locked_venv.plan(ctx, tv.tool, tv.version, tools.app_index(ctx), minor)
+    )
+    return plan if plan.files else None

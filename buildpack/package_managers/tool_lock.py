@@ -1,4 +1,4 @@
-"""The lock of Poetry's and Pipenv's dependencies, shipped beside buildpack.toml.
+"""The lock of Poetry's and Pipenv's dependencies (and uv's wheels), shipped beside buildpack.toml.
 
 Installing a Python tool with pip means pip's resolver weighing every
 release of dozens of packages, then installing them one by one: the better
@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from buildpack.selfdeps.wheel_choice import Interpreter
 
 LOCK_FILE = "tool-locks.json"
-LOCKED_TOOLS = ("poetry", "pipenv")
+# uv has no dependencies: its entry is its own wheels, whose sha256 also
+# vouch for the copy of it kept in CACHE_DIR (see tools.py).
+LOCKED_TOOLS = ("poetry", "pipenv", "uv")
 MACHINES = ("x86_64", "aarch64")
 # The glibc of the oldest stack (heroku-22): a lock that covers an
 # environment has a wheel of every package for it there.
@@ -99,6 +101,14 @@ def files_for(
             )
         chosen.append(LockedFile(package["name"], package["version"], best[1], best[2]))
     return chosen
+
+
+def sha256s(data: dict[str, Any], tool: str, version: str) -> dict[str, str]:
+    """File name -> sha256 of every wheel the lock lists for ``tool`` ``version``."""
+    entry = data["tools"].get(tool)
+    if not isinstance(entry, dict) or entry.get("version") != version:
+        raise LockUnusable(f"the buildpack has no lock of {tool} {version}")
+    return {w["file"]: w["sha256"] for p in entry["packages"] for w in p["wheels"]}
 
 
 def problems(data: dict[str, Any], pins: dict[str, str], environments: list[str]) -> list[str]:

@@ -41,11 +41,13 @@ def bare_venv(ctx: BuildContext, tv: ToolVersion, venv: Path) -> None:
 
 def install_from_lock(
     ctx: BuildContext, tv: ToolVersion, minor: str, venv: Path, final_venv: Path, executable: str
-) -> bool:
+) -> str | None:
     """The tool's locked dependency set for the runtime ``minor``, installed
     into a new venv at ``venv`` without pip (see locked_venv), with
-    ``executable`` in its bin/; False, saying why, when pip has to do it."""
-    from buildpack.package_managers import locked_venv, tool_lock, tools
+    ``executable`` in its bin/; its install source (``cache`` when every
+    wheel came checked from the build cache, else ``index``), or None,
+    saying why, when pip has to do it. Says the build step either way."""
+    from buildpack.package_managers import locked_venv, tool_lock, tool_wheels, tools
     from buildpack.selfdeps import package_index, wheel_install
 
     name = f"{errors.tool_display_name(tv.tool)} {tv.version}"
@@ -53,17 +55,33 @@ def install_from_lock(
         plan = locked_venv.plan(ctx, tv.tool, tv.version, tools.app_index(ctx), minor)
     except tool_lock.LockUnusable as exc:
         why = f"{exc}, which {tv.origin} asks for" if tv.overridden else str(exc)
-        ctx.out.info(f"Not installing {name} from the buildpack's lock ({why}); using pip")
-        return False
+        _say_pip_instead(ctx, name, f"Not installing {name} from the buildpack's lock ({why})")
+        return None
     except package_index.IndexUnavailable as exc:
-        ctx.out.info(f"Installing {name} from the buildpack's lock did not work ({exc}); using pip")
-        return False
+        _say_pip_instead(
+            ctx, name, f"Installing {name} from the buildpack's lock did not work ({exc})"
+        )
+        return None
+    if tool_wheels.present(ctx, plan).files:
+        ctx.out.step(f"Installing {name}")
+    else:
+        # A venv found in the cache is never run: made again from checked wheels.
+        ctx.out.step(f"Using cached {name} (its wheels, checked against the buildpack's lock)")
     bare_venv(ctx, tv, venv)
     try:
-        locked_venv.install(ctx, plan, minor=minor, venv=venv, final_venv=final_venv)
+        cached = locked_venv.install(ctx, plan, minor=minor, venv=venv, final_venv=final_venv)
         if not (venv / "bin" / executable).is_file():
             raise OSError(f"the locked wheels installed no bin/{executable}")
     except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
-        ctx.out.info(f"Installing {name} from the buildpack's lock did not work ({exc}); using pip")
-        return False
-    return True
+        _say_pip_instead(
+            ctx, name, f"Installing {name} from the buildpack's lock did not work ({exc})"
+        )
+        return None
+    return "cache" if cached else "index"
+
+
+def _say_pip_instead(ctx: BuildContext, name: str, why: str) -> None:
+    ctx.out.step(f"Installing {name}")
+    ctx.out.info(
+        f"{why}; using pip. Nothing can check what pip installs, so no later build reuses it."
+    )

@@ -33,7 +33,7 @@ from buildpack.cache import cache_tree
 from buildpack.core import atomic_dir, errors, fs, proc
 from buildpack.core.context import BuildContext
 from buildpack.core.python_home import single_site_packages
-from buildpack.package_managers import failures, tool_sources, venv_check
+from buildpack.package_managers import failures, tool_sources
 from buildpack.relocation import shebangs
 from buildpack.selfdeps import bootstrap, package_index, wheel_install
 
@@ -154,57 +154,27 @@ def _with_arch(ctx: BuildContext, name: str) -> str:
 # --- installing -----------------------------------------------------------------
 
 
-def install_wheel_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -> Path:
-    """A tool whose wheel carries a program (uv): unpacked with pip --target.
-
-    Returns the tool's directory; its bin/ holds ``executable``.
-    """
-    final = wheel_tool_dir(ctx, tv)
-    if venv_check.is_executable(final / "bin" / executable):
-        _say_cached(ctx, tv)
-        return final
-    _say_installing(ctx, tv)
-
-    def populate(partial: Path) -> None:
-        if unpack_from_index(ctx, tv, partial):
-            tool_sources.set_install_source(ctx, tv.tool, "index")
-        else:
-            # --no-deps: uv's wheel is self-contained; --only-binary: never build it.
-            options: list[str | Path] = ["--no-deps", "--only-binary=:all:", "--target", partial]
-            pip_install(ctx, tv, bundled_pip(ctx, ctx.python), options)
-            tool_sources.set_install_source(ctx, tv.tool, "pip")
-        if not venv_check.is_executable(partial / "bin" / executable):
-            raise errors.install_package_manager_failed(
-                tv.tool, tv.version, f"The {tv.tool} wheel installed no bin/{executable}."
-            )
-
-    install_atomically(final, populate)
-    prune_other_versions(final, tv.tool)
-    return final
-
-
 def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -> Path:
     """A Python tool (Poetry, Pipenv) in its own venv of the app's runtime.
 
     Returns the tool's directory; its bin/ holds only ``executable`` (a link
-    into the venv), so putting it on PATH adds no second ``python``.
+    into the venv), so putting it on PATH adds no second ``python``. The
+    venv is made anew by every build: one found in CACHE_DIR is never run
+    (an earlier build's hook could have changed it); only the locked wheels
+    kept there are reused, each checked first (see tool_wheels).
     """
     final = venv_tool_dir(ctx, tv)
-    if _venv_tool_usable(final, executable):
-        _say_cached(ctx, tv)
-        return final
-    _say_installing(ctx, tv)
 
     def populate(partial: Path) -> None:
         venv = partial / "venv"
         minor = runtime_tag(ctx).removeprefix("python")
-        if tool_sources.install_from_lock(ctx, tv, minor, venv, final / "venv", executable):
-            tool_sources.set_install_source(ctx, tv.tool, "index")
-        else:
+        source = tool_sources.install_from_lock(ctx, tv, minor, venv, final / "venv", executable)
+        if source is None:
             # Whatever the lock install left is not pip's to build on.
             fs.remove_tree(venv)
             make_venv(ctx, tv, venv, executable=executable)
-            tool_sources.set_install_source(ctx, tv.tool, "pip")
+            source = "pip"
+        tool_sources.set_install_source(ctx, tv.tool, source)
         # pip wrote the temporary directory into the tool's scripts; point
         # them where the venv will be after the rename.
         shebangs.fix_shebangs(venv / "bin", build_python_home=venv, app_python_home=final / "venv")
@@ -385,16 +355,3 @@ def prune_other_versions(keep: Path, tool: str) -> None:
 
 
 # --- checks -----------------------------------------------------------------------
-
-
-def _venv_tool_usable(final: Path, executable: str) -> bool:
-    return venv_check.venv_tool_usable(final, executable, final / "venv")
-
-
-def _say_cached(ctx: BuildContext, tv: ToolVersion) -> None:
-    tool_sources.set_install_source(ctx, tv.tool, "cache")
-    ctx.out.step(f"Using cached {errors.tool_display_name(tv.tool)} {tv.version}")
-
-
-def _say_installing(ctx: BuildContext, tv: ToolVersion) -> None:
-    ctx.out.step(f"Installing {errors.tool_display_name(tv.tool)} {tv.version}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from buildpack.cache.install_inputs import ManagerInputs, hash_files, read_toml
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext
-from buildpack.package_managers import failures, tools
+from buildpack.package_managers import failures, tools, wheel_tool
 
 LOCKFILE = "uv.lock"
 # uv's words when `--locked` finds uv.lock out of date with pyproject.toml.
@@ -22,7 +22,7 @@ _STALE_LOCK_MARKERS = ("needs to be updated", "--locked` was provided")
 
 def install_tool(ctx: BuildContext) -> str:
     tv = tools.requested_version(ctx, "uv")
-    tool_dir = tools.install_wheel_tool(ctx, tv, executable="uv")
+    tool_dir = wheel_tool.install(ctx, tv, executable="uv")
     configure(ctx, tool_dir)
     return tv.version
 

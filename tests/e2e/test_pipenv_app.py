@@ -18,7 +18,6 @@ from tests.support.slug_checks import (
     assert_dev_group_installed,
     assert_install_skipped,
     assert_installed_into_runtime,
-    assert_tool_outside_runtime,
     build_locked_app,
     check_command,
     rebuild_unchanged,
@@ -64,7 +63,10 @@ def test_pipenv_app_relocates_and_serves(pipenv_build, locked_apps):
     assert fields["pipenv_version"] == version
     # The fast path: the files of the buildpack's lock for Pipenv, without pip.
     assert fields["pipenv_install_source"] == "index", result.log
-    assert_tool_outside_runtime(pipenv_build.cache, "pipenv", version)
+    # The cache keeps Pipenv's locked wheels, never a venv a later build would run.
+    tools = pipenv_build.cache / ".heroku" / "tools"
+    assert list(tools.glob(f"wheels/pipenv-{version}-*.whl")), result.log
+    assert not list(tools.glob("pipenv-*")), result.log
 
 
 def test_unchanged_rebuild_skips_the_install(pipenv_build, locked_apps, mirror_url):

@@ -77,8 +77,11 @@ def test_poetry_and_pipenv_come_from_the_lock_without_pip(
     assert fields["package_manager_fetch_overlapped"] is True
     assert hits.get(f"/simple/{manager}/") == 1, hits
     assert _wheel_hits(hits, manager) == [1], hits
-    # No pip in the tool's venv: nothing ran one.
-    [tool_dir] = (tmp_path / "cache" / ".heroku" / "tools").glob(f"{manager}-*-python3.*")
+    # No pip in the tool's venv: nothing ran one. (Pipenv's venv is in the slug.)
+    tools = tmp_path / "cache" / ".heroku" / "tools"
+    home = tmp_path / "cache" / ".heroku" / "python" / "pipenv"
+    [tool_dir] = [home] if manager == "pipenv" else tools.glob(f"{manager}-*-python3.*")
+    assert list(tool_dir.glob("venv/lib/python3*/site-packages/*.dist-info"))
     assert not list(tool_dir.glob("venv/lib/python3*/site-packages/pip"))
 
 

@@ -13,7 +13,7 @@ import pytest
 from buildpack.cache import cache_tree
 from buildpack.core import atomic_dir, errors
 from buildpack.core.settings import buildpack_root
-from buildpack.package_managers import failures, pipenv, poetry, select, tools, uv
+from buildpack.package_managers import failures, pipenv, poetry, select, tools, uv, venv_check
 from buildpack.slug_env import envfiles
 from tests.unit.ctx_factory import link_python_home, make_ctx
 
@@ -244,7 +244,7 @@ def test_a_venv_tool_is_reused_only_when_its_scripts_run_its_python(tmp_path):
     final = tmp_path / "poetry-2.5.1-python3.11"
     python = os.fsencode(final / "venv" / "bin" / "python")
     fake_venv_tool(final, b"#!" + python + b"\n", sys.executable)
-    assert tools._venv_tool_usable(final, "poetry")
+    assert venv_check.venv_tool_usable(final, "poetry", final / "venv")
 
 
 def test_a_venv_tool_with_the_trampoline_for_long_paths_is_reused(tmp_path):
@@ -253,7 +253,7 @@ def test_a_venv_tool_with_the_trampoline_for_long_paths_is_reused(tmp_path):
     fake_venv_tool(
         final, b"#!/bin/sh\n'''exec' '" + python + b"' \"$0\" \"$@\"\n' '''\n", sys.executable
     )
-    assert tools._venv_tool_usable(final, "poetry")
+    assert venv_check.venv_tool_usable(final, "poetry", final / "venv")
 
 
 def test_a_venv_tool_from_a_moved_cache_is_not_reused(tmp_path):
@@ -262,23 +262,21 @@ def test_a_venv_tool_from_a_moved_cache_is_not_reused(tmp_path):
         tmp_path / "cache" / "poetry-2.5.1-python3.11" / "venv" / "bin" / "python"
     )
     fake_venv_tool(final, b"#!" + old_python + b"\n", sys.executable)
-    assert not tools._venv_tool_usable(final, "poetry")
+    assert not venv_check.venv_tool_usable(final, "poetry", final / "venv")
 
 
 def test_a_venv_tool_whose_runtime_is_gone_is_not_reused(tmp_path):
     final = tmp_path / "poetry-2.5.1-python3.11"
     python = os.fsencode(final / "venv" / "bin" / "python")
     fake_venv_tool(final, b"#!" + python + b"\n", str(tmp_path / "no-such-runtime" / "python"))
-    assert not tools._venv_tool_usable(final, "poetry")
+    assert not venv_check.venv_tool_usable(final, "poetry", final / "venv")
 
 
 def test_uv_is_installed_from_its_wheel_once_and_then_reused(tmp_path):
     """The real uv wheel from the configured package index, fetched and
     unpacked without running pip (it used to be unpacked, thrown away and
     installed a second time by the bundled pip)."""
-    c = make_ctx(tmp_path, environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
-    link_python_home(c.ctx, Path(sys.base_prefix))
-    c.ctx.arch = "amd64"
+    c = _runtime_ctx(tmp_path)
     version = c.ctx.settings.tools["uv"]
     assert uv.install_tool(c.ctx) == version
     uv_bin = c.ctx.cache_dir / ".heroku" / "tools" / f"uv-{version}-amd64" / "bin" / "uv"
@@ -287,12 +285,28 @@ def test_uv_is_installed_from_its_wheel_once_and_then_reused(tmp_path):
     assert f"Installing uv {version}" in c.log
     assert c.ctx.report.fields["uv_install_source"] == "index", c.log
     assert "did not work" not in c.log
-    again = make_ctx(tmp_path, environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
-    again.ctx.arch = "amd64"
+    again = _next_build_ctx(tmp_path)
     assert uv.install_tool(again.ctx) == version
     assert f"Using cached uv {version}" in again.log
     assert again.ctx.report.fields["uv_install_source"] == "cache"
     assert again.ctx.extra_path == [str(uv_bin.parent)]
+    assert "Not trusting" not in again.log
+
+    # An earlier build's hook replaced the cached binary: it is checked
+    # against the kept wheel's RECORD (the wheel against tool-locks.json)
+    # before it runs, and installed again.
+    marker = tmp_path / "planted-uv-ran"
+    uv_bin.write_text(f"#!/bin/sh\necho ran > {marker}\n")
+    third = _next_build_ctx(tmp_path)
+    assert uv.install_tool(third.ctx) == version
+    assert (
+        f"- CACHE_DIR/.heroku/tools/uv-{version}-amd64 was not run (bin/uv differs from "
+        "the locked wheel's): removed, installed again"
+    ) in third.log
+    assert third.ctx.report.fields["uv_install_source"] == "index"
+    out = subprocess.run([uv_bin, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith(f"uv {version}")
+    assert not marker.exists()
 
 
 # --- settings for the tools and for later buildpacks ------------------------------
@@ -509,8 +523,49 @@ def test_a_venv_tool_in_a_long_cache_path_runs_after_the_rename(tmp_path):
         [tool_dir / "bin" / "pipenv", "--version"], capture_output=True, text=True, check=True
     )
     assert version in out.stdout
-    assert tools._venv_tool_usable(tool_dir, "pipenv")
+    assert venv_check.venv_tool_usable(tool_dir, "pipenv", tool_dir / "venv")
     assert [p.name for p in tool_dir.parent.iterdir() if ".partial-" in p.name] == []
+
+
+def test_a_cached_venv_tool_is_never_run_and_its_wheels_are_checked(tmp_path):
+    """Real Pipenv from the lock and the package index, in Poetry's way (a
+    venv in the build cache). Code planted in the cached venv never runs:
+    every build makes the venv again, from the locked wheels the cache
+    keeps, each checked against tool-locks.json; a changed wheel is refused
+    and fetched again."""
+    c = _runtime_ctx(tmp_path)
+    tv = tools.requested_version(c.ctx, "pipenv")
+    tool_dir = tools.install_venv_tool(c.ctx, tv, executable="pipenv")
+    assert c.ctx.report.fields["pipenv_install_source"] == "index", c.log
+    [init] = tool_dir.glob("venv/lib/python3*/site-packages/pipenv/__init__.py")
+    marker = tmp_path / "planted-code-ran"
+    with open(init, "a") as f:
+        f.write(f"\nopen({str(marker)!r}, 'w').write('ran')\n")
+
+    again = _next_build_ctx(tmp_path)
+    assert tools.install_venv_tool(again.ctx, tv, executable="pipenv") == tool_dir
+    assert again.ctx.report.fields["pipenv_install_source"] == "cache", again.log
+    assert f"Using cached Pipenv {tv.version} (its wheels, checked against" in again.log
+    assert str(marker) not in init.read_text()
+    out = subprocess.run([tool_dir / "bin" / "pipenv", "--version"], capture_output=True, text=True)
+    assert tv.version in out.stdout, out.stderr
+    assert not marker.exists()
+
+    store = c.ctx.cache_dir / ".heroku" / "tools" / "wheels"
+    [wheel] = store.glob(f"pipenv-{tv.version}-*.whl")
+    wheel.write_bytes(wheel.read_bytes()[:-1] + b"x")
+    third = _next_build_ctx(tmp_path)
+    tools.install_venv_tool(third.ctx, tv, executable="pipenv")
+    assert (
+        f"- CACHE_DIR/.heroku/tools/wheels/{wheel.name} is not the file the buildpack "
+        "locked: removed, to be fetched again"
+    ) in third.log
+    assert third.ctx.report.fields["cache_untrusted"] == [
+        f"CACHE_DIR/.heroku/tools/wheels/{wheel.name} is not the file the buildpack locked: "
+        "removed, to be fetched again"
+    ]
+    assert third.ctx.report.fields["pipenv_install_source"] == "index"
+    assert wheel.read_bytes()[-1:] != b"x"  # the locked file again
 
 
 # --- Poetry and Pipenv from the buildpack's lock ------------------------------------------
@@ -526,8 +581,17 @@ def _runtime_ctx(tmp_path, **environ):
     return c
 
 
+def _next_build_ctx(tmp_path):
+    """A later build's context on the same directories (the runtime linked)."""
+    c = make_ctx(tmp_path, environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    c.ctx.buildpack_dir = buildpack_root()
+    c.ctx.arch = "amd64"
+    return c
+
+
 def _run_tool(c, tool: str) -> str:
-    [tool_dir] = (c.ctx.cache_dir / ".heroku" / "tools").glob(f"{tool}-*")
+    # Pipenv is in the slug (its venv is made there, not kept in the cache).
+    tool_dir = c.ctx.build_python_home / "pipenv"
     env = {**os.environ, "PATH": f"{c.ctx.python_home}/bin:{os.environ['PATH']}"}
     out = subprocess.run(
         [tool_dir / "bin" / tool, "--version"], capture_output=True, text=True, env=env
@@ -543,9 +607,7 @@ def test_pipenv_is_installed_from_the_lock_without_pip(tmp_path):
     assert c.ctx.report.fields["pipenv_install_source"] == "index", c.log
     assert "using pip" not in c.log
     assert f"pipenv, version {version}" in _run_tool(c, "pipenv")
-    [site] = (c.ctx.cache_dir / ".heroku" / "tools").glob(
-        "pipenv-*/venv/lib/python3*/site-packages"
-    )
+    [site] = c.ctx.build_python_home.glob("pipenv/venv/lib/python3*/site-packages")
     assert not list(site.glob("pip-*.dist-info"))
     assert (site / "distutils-precedence.pth").is_file()  # setuptools', as pip puts it
 
