@@ -352,6 +352,3 @@ def prune_other_versions(keep: Path, tool: str) -> None:
     for path in keep.parent.glob(f"{tool}-*"):
         if path != keep and path.name[len(tool) + 1 : len(tool) + 2].isdigit():
             fs.remove_tree(path)
-
-
-# --- checks -----------------------------------------------------------------------

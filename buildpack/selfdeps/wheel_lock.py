@@ -146,16 +146,7 @@ def files_for(
             raise LockUnusable(
                 f"the lock has no wheel of {package['name']} {package['version']} for here"
             )
-        wheel = best[1]
-        chosen.append(
-            LockedFile(
-                package["name"],
-                package["version"],
-                wheel["file"],
-                wheel["sha256"],
-                wheel.get("members_sha256", ""),
-            )
-        )
+        chosen.append(_locked_file(package, best[1]))
     return chosen
 
 
@@ -182,17 +173,18 @@ def files_present(
         wheels = [w for w in package["wheels"] if w["file"] in present]
         if len(wheels) != 1:
             raise LockUnusable(f"not exactly one locked wheel of {package['name']} is there")
-        wheel = wheels[0]
-        found.append(
-            LockedFile(
-                package["name"],
-                package["version"],
-                wheel["file"],
-                wheel["sha256"],
-                wheel.get("members_sha256", ""),
-            )
-        )
+        found.append(_locked_file(package, wheels[0]))
     return found
+
+
+def _locked_file(package: Mapping[str, Any], wheel: Mapping[str, str]) -> LockedFile:
+    return LockedFile(
+        package["name"],
+        package["version"],
+        wheel["file"],
+        wheel["sha256"],
+        wheel.get("members_sha256", ""),
+    )
 
 
 # --- for the interpreter running the buildpack ----------------------------------
