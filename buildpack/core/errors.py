@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from buildpack.core.tool_names import display_name
+
 
 @dataclass
 class BuildError(Exception):
@@ -1173,18 +1175,11 @@ def download_setting_invalid(name: str, value: str, expected: str) -> BuildError
 
 # --- package manager tools: uv, Poetry, Pipenv (issue 4) ---------------------
 
-_TOOL_NAMES = {"pip": "pip", "uv": "uv", "poetry": "Poetry", "pipenv": "Pipenv"}
-
-
-def tool_display_name(tool: str) -> str:
-    """'Poetry' for "poetry": how the tools' own documentation spells them."""
-    return _TOOL_NAMES.get(tool, tool)
-
 
 def _version_origin(tool: str, origin: str) -> str:
     if origin == "buildpack.toml":
-        return f"This release of the buildpack pins {tool_display_name(tool)}"
-    return f"{origin} asks for {tool_display_name(tool)}"
+        return f"This release of the buildpack pins {display_name(tool)}"
+    return f"{origin} asks for {display_name(tool)}"
 
 
 def tool_version_invalid(tool: str, origin: str, value: str) -> BuildError:
@@ -1193,10 +1188,10 @@ def tool_version_invalid(tool: str, origin: str, value: str) -> BuildError:
         title=f"{origin} is not a version",
         cause=(
             f"{origin} is set to {_quoted(value)}, which is not a version number "
-            f"of {tool_display_name(tool)}. A version looks like '1.2.3'."
+            f"of {display_name(tool)}. A version looks like '1.2.3'."
         ),
         action=(
-            f"Set {origin} to a released version of {tool_display_name(tool)}, or unset "
+            f"Set {origin} to a released version of {display_name(tool)}, or unset "
             "it to use the version this buildpack pins."
         ),
         detail=value[:200],
@@ -1204,7 +1199,7 @@ def tool_version_invalid(tool: str, origin: str, value: str) -> BuildError:
 
 
 def tool_version_not_found(tool: str, version: str, origin: str, output: str) -> BuildError:
-    name = tool_display_name(tool)
+    name = display_name(tool)
     if origin == "buildpack.toml":
         action = (
             "This is a bug in the buildpack release. Until it is fixed, set the "
@@ -1230,7 +1225,7 @@ def tool_version_not_found(tool: str, version: str, origin: str, output: str) ->
 
 
 def lockfile_outdated(tool: str, lockfile: str, command: str, output: str) -> BuildError:
-    name = tool_display_name(tool)
+    name = display_name(tool)
     source = "Pipfile" if tool == "pipenv" else "pyproject.toml"
     relock = {"uv": "uv lock", "poetry": "poetry lock", "pipenv": "pipenv lock"}.get(
         tool, f"{tool} lock"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from buildpack.core import errors, proc
+from buildpack.core import errors, proc, tool_names
 from buildpack.core.context import BuildContext
 
 # The fetching and unpacking modules are imported by the function that
@@ -50,7 +50,7 @@ def install_from_lock(
     from buildpack.package_managers import locked_venv, tool_lock, tool_wheels, tools
     from buildpack.selfdeps import package_index, wheel_install
 
-    name = f"{errors.tool_display_name(tv.tool)} {tv.version}"
+    name = f"{tool_names.display_name(tv.tool)} {tv.version}"
     try:
         plan = locked_venv.plan(ctx, tv.tool, tv.version, tools.app_index(ctx), minor)
     except tool_lock.LockUnusable as exc:

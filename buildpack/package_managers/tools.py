@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from buildpack.cache import cache_tree
-from buildpack.core import atomic_dir, errors, fs, proc
+from buildpack.core import atomic_dir, errors, fs, proc, tool_names
 from buildpack.core.context import BuildContext
 from buildpack.core.python_home import single_site_packages
 from buildpack.package_managers import failures, tool_sources
@@ -107,7 +107,7 @@ def warn_if_procfile_runs(ctx: BuildContext, tool: str) -> None:
         return
     if not re.search(rf"(?<![\w./-]){tool}\s+run\b", text):
         return
-    name = errors.tool_display_name(tool)
+    name = tool_names.display_name(tool)
     ctx.out.warning(
         f"The Procfile uses '{tool} run'",
         f"{name} is only available while the app builds: the buildpack keeps it in "

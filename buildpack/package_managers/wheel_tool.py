@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 
 from buildpack.cache import cache_guard
-from buildpack.core import errors, fs, safe_fs
+from buildpack.core import errors, fs, safe_fs, tool_names
 from buildpack.core.context import BuildContext
 from buildpack.package_managers import tool_lock, tool_sources, tools, venv_check
 from buildpack.selfdeps import package_index, verified_tree, wheel_install, wheel_lock
@@ -35,7 +35,7 @@ def install(ctx: BuildContext, tv: tools.ToolVersion, *, executable: str) -> Pat
         problem = cached_problem(ctx, final, tv)
         if problem is None and venv_check.is_executable(final / "bin" / executable):
             tool_sources.set_install_source(ctx, tv.tool, "cache")
-            ctx.out.step(f"Using cached {errors.tool_display_name(tv.tool)} {tv.version}")
+            ctx.out.step(f"Using cached {tool_names.display_name(tv.tool)} {tv.version}")
             return final
         shown = final.relative_to(ctx.cache_dir)
         why = problem or f"it has no bin/{executable}"
@@ -45,7 +45,7 @@ def install(ctx: BuildContext, tv: tools.ToolVersion, *, executable: str) -> Pat
             [f"CACHE_DIR/{shown} was not run ({why}): removed, installed again"],
         )
         fs.remove_tree(final)
-    ctx.out.step(f"Installing {errors.tool_display_name(tv.tool)} {tv.version}")
+    ctx.out.step(f"Installing {tool_names.display_name(tv.tool)} {tv.version}")
 
     def populate(partial: Path) -> None:
         if _unpack_locked(ctx, tv, partial) or tools.unpack_from_index(ctx, tv, partial):
