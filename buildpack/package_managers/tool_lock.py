@@ -23,8 +23,6 @@ there.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,28 +35,13 @@ LOCK_FILE = "tool-locks.json"
 # uv has no dependencies: its entry is its own wheels, whose sha256 also
 # vouch for the copy of it kept in CACHE_DIR (see tools.py).
 LOCKED_TOOLS = ("poetry", "pipenv", "uv")
-MACHINES = ("x86_64", "aarch64")
-# The glibc of the oldest stack (heroku-22): a lock that covers an
-# environment has a wheel of every package for it there.
-OLDEST_GLIBC = (2, 35)
-_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
-
-
-class LockUnusable(Exception):
-    """The lock cannot give this build its files; the message says why (for the log)."""
-
-
-@dataclass(frozen=True)
-class LockedFile:
-    project: str
-    version: str
-    filename: str
-    sha256: str
-
-
-def environment(minor: str, machine: str) -> str:
-    """The key of one environment the lock covers: ``3.13-x86_64``."""
-    return f"{minor}-{machine}"
+# The same format, types and environments as the buildpack's own lock.
+MACHINES = wheel_lock.MACHINES
+OLDEST_GLIBC = wheel_lock.OLDEST_GLIBC
+LockUnusable = wheel_lock.LockUnusable
+LockedFile = wheel_lock.LockedFile
+environment = wheel_lock.environment
+interpreter = wheel_lock.interpreter
 
 
 def lock_path(buildpack_dir: Path) -> Path:
@@ -135,11 +118,6 @@ def problems(data: dict[str, Any], pins: dict[str, str], environments: list[str]
     return found
 
 
-def interpreter(env: str, glibc: tuple[int, int] = OLDEST_GLIBC) -> Interpreter:
-    """A standard CPython of the environment ``env`` on a glibc Linux (takes packaging)."""
-    return wheel_lock.interpreter(env, glibc)
-
-
 def _package_problems(tool: str, package: dict[str, Any]) -> list[str]:
     from buildpack.selfdeps.wheel_choice import same_release
 
@@ -150,6 +128,6 @@ def _package_problems(tool: str, package: dict[str, Any]) -> list[str]:
     for wheel in package.get("wheels", []):
         if not same_release(wheel.get("file", ""), package.get("name", ""), package["version"]):
             found.append(f"{where}: {wheel.get('file')!r} is not one of its wheels")
-        if not _SHA256.match(wheel.get("sha256", "")):
+        if not wheel_lock.SHA256.match(wheel.get("sha256", "")):
             found.append(f"{where}: {wheel.get('file')} has no sha256")
     return found

@@ -49,7 +49,7 @@ MACHINES = ("x86_64", "aarch64")
 # The glibc of the oldest stack (heroku-22): the generator checks that the
 # lock has a wheel of every package for each environment there.
 OLDEST_GLIBC = (2, 35)
-_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
+SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 
 
 class LockUnusable(Exception):
@@ -241,7 +241,7 @@ def problems(data: Mapping[str, Any], expected: Mapping[str, str]) -> list[str]:
                 name_version = (package.get("name", ""), package.get("version", ""))
                 if not same_release(wheel.get("file", ""), *name_version):
                     found.append(f"{name}: {wheel.get('file')!r} is not a wheel of {package}")
-                if not _SHA256.match(wheel.get("sha256", "")):
+                if not SHA256.match(wheel.get("sha256", "")):
                     found.append(f"{name}: {wheel.get('file')} has no sha256")
         for env in entry.get("environments", []):
             try:
