@@ -129,7 +129,11 @@ def by_hand(manager: str, app: Path, cache: Path, archive: Path) -> float:
             command += ["--no-ansi", "--compile"]
             env.update(POETRY_VIRTUALENVS_CREATE="false", POETRY_CACHE_DIR=str(caches))
         else:
-            command = [str(_tool(cache, "pipenv")), "install", "--deploy", "--system"]
+            # Pipenv's venv is part of the Python home the build cached (as on
+            # Heroku), made to run at APP_HOME/pipenv: the same here.
+            shutil.copytree(cache / ".heroku" / "python" / "pipenv", home / "pipenv", symlinks=True)
+            command = [str(APP_HOME / "pipenv" / "bin" / "pipenv"), "install", "--deploy"]
+            command.append("--system")
             env.update(PIPENV_SYSTEM="1", PIPENV_VERBOSITY="-1", PIPENV_CACHE_DIR=str(caches))
         return timed(command, cwd=build, env=env, stdout=subprocess.DEVNULL)
     finally:

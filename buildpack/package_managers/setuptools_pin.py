@@ -14,7 +14,7 @@ from pathlib import Path
 
 from buildpack.core import proc
 from buildpack.core.context import BuildContext, Deferred
-from buildpack.package_managers import failures, tools
+from buildpack.package_managers import tools
 from buildpack.selfdeps import package_index, wheel_install
 
 PROJECT = "setuptools"
@@ -65,23 +65,7 @@ def install(ctx: BuildContext) -> str:
         _compile_in_background(ctx, written)
         ctx.report.set("setuptools_install_source", "index")
         return tv.version
-    proc.run(
-        [
-            *tools.bundled_pip(ctx, ctx.python),
-            "install",
-            "--disable-pip-version-check",
-            "--no-cache-dir",
-            "--no-input",
-            "--quiet",
-            "--no-deps",
-            tv.requirement,
-        ],
-        out=ctx.out,
-        env=ctx.build_env(),
-        cwd=ctx.build_dir,
-        line_filter=failures.shorten_version_list,
-        on_failure=lambda r: failures.install_failure(tv, r.output),
-    )
+    tools.pip_install(ctx, tv, tools.bundled_pip(ctx, ctx.python), ["--no-deps"])
     ctx.report.set("setuptools_install_source", "pip")
     return tv.version
 
