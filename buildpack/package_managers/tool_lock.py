@@ -22,7 +22,6 @@ there.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,13 +48,7 @@ def lock_path(buildpack_dir: Path) -> Path:
 
 
 def load(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LockUnusable(f"{path.name} could not be read: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("tools"), dict):
-        raise LockUnusable(f"{path.name} is not a lock of the tools")
-    return data
+    return wheel_lock.load_file(path, "the tools")
 
 
 def files_for(

@@ -96,13 +96,17 @@ def members_digest(members: Iterable[tuple[str, str]]) -> str:
 
 
 def load(buildpack_dir: Path) -> dict[str, Any]:
-    path = lock_path(buildpack_dir)
+    return load_file(lock_path(buildpack_dir), "wheels")
+
+
+def load_file(path: Path, what: str) -> dict[str, Any]:
+    """A lock file of this format (buildpack-locks.json, tool-locks.json)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise LockUnusable(f"{path.name} could not be read: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("tools"), dict):
-        raise LockUnusable(f"{path.name} is not a lock of wheels")
+        raise LockUnusable(f"{path.name} is not a lock of {what}")
     return data
 
 
