@@ -167,7 +167,10 @@ def load(ctx: BuildContext, base_url: str) -> MirrorRuntimes | None:
             retries=min(tuning.retries, 1),
             backoff=tuning.backoff,
             out=None,
-            transport="auto" if ctx.deps_ready else "urllib",
+            # urllib always, as on a cold cache: a few kilobytes are not worth
+            # importing requests (a quarter second, without bytecode) on a
+            # rebuild that downloads nothing else.
+            transport="urllib",
             budget=tuning.budget,
         ) as response:
             data = download.read_bounded(response.raw, MAX_MANIFEST_BYTES)
