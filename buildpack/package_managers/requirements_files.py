@@ -70,14 +70,16 @@ _ARCHIVE_SUFFIXES = (
 # group, and proving so needs no packaging library (imported from its wheel
 # without bytecode, that costs every pip rebuild a tenth of a second or more).
 # Anything else (markers, pre-releases, parentheses, URLs) goes to packaging.
+# Spaces and tabs only: packaging refuses other whitespace.
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _RELEASE = r"[0-9]+(?:\.[0-9]+)*"
 _CLAUSE = (
-    rf"\s*(?:(?:==|!=)\s*{_RELEASE}(?:\.\*)?|(?:<=|>=|<|>)\s*{_RELEASE}"
-    r"|~=\s*[0-9]+(?:\.[0-9]+)+)\s*"
+    rf"[ \t]*(?:(?:==|!=)[ \t]*{_RELEASE}(?:\.\*)?|(?:<=|>=|<|>)[ \t]*{_RELEASE}"
+    r"|~=[ \t]*[0-9]+(?:\.[0-9]+)+)[ \t]*"
 )
+_EXTRAS = rf"\[[ \t]*{_NAME}[ \t]*(?:,[ \t]*{_NAME}[ \t]*)*\]"
 _SIMPLE_REQUIREMENT = re.compile(
-    rf"({_NAME})\s*(?:\[\s*{_NAME}\s*(?:,\s*{_NAME}\s*)*\])?\s*(?:{_CLAUSE}(?:,{_CLAUSE})*)?"
+    rf"({_NAME})[ \t]*(?:{_EXTRAS})?[ \t]*(?:{_CLAUSE}(?:,{_CLAUSE})*)?"
 )
 
 

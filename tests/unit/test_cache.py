@@ -283,6 +283,8 @@ def test_without_packaging_only_release_pins_are_plain(tmp_path):
         "-a",
         "a @ https://example.invalid/a.whl",
         "a (>=1.0)",
+        "a\xa0==1",  # whitespace packaging refuses
+        "a==1\x0b,<2",
     ],
 )
 def test_release_pins_are_read_as_packaging_reads_them(spec):
