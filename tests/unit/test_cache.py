@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import sysconfig
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from buildpack.cache.cache import (
 from buildpack.cache.cache_lock import FileLock
 from buildpack.package_managers import pip, pip_seed, requirements_files
 from buildpack.selfdeps import wheel_install
+from tests.support.fresh_python import run_without_site
 from tests.unit.ctx_factory import Captured, make_ctx
 from tests.unit.wheel_factory import write_pip_lock
 
@@ -254,13 +253,7 @@ def test_without_packaging_only_release_pins_are_plain(tmp_path):
         "print(named_requirement('requests ; python_version >= \"3.10\"'))\n"
         "print('packaging' in sys.modules)"
     )
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code, str(REPO_ROOT)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout == "gunicorn\nNone\nFalse\n"
+    assert run_without_site(code, str(REPO_ROOT)) == "gunicorn\nNone\nFalse\n"
     assert requirements_files.named_requirement("requests") == "requests"
     assert requirements_files.named_requirement("Django[argon2] (>=5.2)") == "Django"
     assert requirements_files.named_requirement("x @ https://example.invalid/x.whl") is None

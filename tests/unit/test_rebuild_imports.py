@@ -10,9 +10,9 @@ without site-packages, as bin/compile runs before its libraries are there.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.fresh_python import run_without_site
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,10 +48,4 @@ def test_the_build_modules_import_no_http_and_no_packaging():
         "    importlib.import_module(name)\n"
         f"print(sorted(m for m in {NOT_AT_IMPORT!r} if m in sys.modules))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code, str(REPO_ROOT)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout == "[]\n"
+    assert run_without_site(code, str(REPO_ROOT)) == "[]\n"
