@@ -167,9 +167,9 @@ def load(ctx: BuildContext, base_url: str) -> MirrorRuntimes | None:
             retries=min(tuning.retries, 1),
             backoff=tuning.backoff,
             out=None,
-            # urllib always, as on a cold cache: a few kilobytes are not worth
-            # importing requests (a quarter second, without bytecode) on a
-            # rebuild that downloads nothing else.
+            # One small file: importing requests (compiled from source each
+            # build, as nothing in CACHE_DIR may bring bytecode) costs more.
+            # Both transports keep the same rules (transport_policy).
             transport="urllib",
             budget=tuning.budget,
         ) as response:
