@@ -42,7 +42,7 @@ class Report:
         cache_dir.mkdir(parents=True, exist_ok=True)
         safe_fs.real_dir(cache_dir, REPORT_PATH.parent)
         text = json.dumps(self.fields, sort_keys=True, indent=2) + "\n"
-        safe_fs.write_atomic(cache_dir / REPORT_PATH, text)
+        safe_fs.write_atomic(cache_dir / REPORT_PATH, text, durable=False)
 
 
 def redacted(value: Any) -> Any:

@@ -27,11 +27,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from buildpack.core import errors
 from buildpack.core.context import BuildContext
 from buildpack.core.settings import Settings
-from buildpack.runtime.limits import Budget
+
+if TYPE_CHECKING:
+    # limits needs the transports (urllib.request, http.client, ssl): imported
+    # when a budget is made, not by whoever only reads these settings' names.
+    from buildpack.runtime.limits import Budget
 
 CONNECT_TIMEOUT = "BUILDPACK_DOWNLOAD_CONNECT_TIMEOUT"
 READ_TIMEOUT = "BUILDPACK_DOWNLOAD_READ_TIMEOUT"
@@ -82,7 +87,13 @@ def budget_from_env(env: Mapping[str, str], defaults: Settings) -> Budget:
     try:
         return settings_from(lambda name: (env.get(name) or "").strip() or None, defaults).budget
     except errors.BuildError:
-        return Budget(defaults.attempt_timeout, defaults.total_timeout)
+        return _budget(defaults.attempt_timeout, defaults.total_timeout)
+
+
+def _budget(attempt: float, total: float) -> Budget:
+    from buildpack.runtime.limits import Budget
+
+    return Budget(attempt, total)
 
 
 def settings_from(lookup: Lookup, defaults: Settings) -> DownloadSettings:
@@ -95,7 +106,7 @@ def settings_from(lookup: Lookup, defaults: Settings) -> DownloadSettings:
         read_timeout=_seconds(lookup, READ_TIMEOUT, defaults.read_timeout),
         retries=_retries(lookup, defaults.retries),
         backoff=_seconds(lookup, BACKOFF, defaults.backoff, positive=False),
-        budget=Budget(attempt, _seconds(lookup, TOTAL_TIMEOUT, total_default)),
+        budget=_budget(attempt, _seconds(lookup, TOTAL_TIMEOUT, total_default)),
         max_bytes=defaults.max_archive_bytes,
     )
 

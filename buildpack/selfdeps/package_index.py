@@ -25,21 +25,23 @@ import html
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from buildpack.core import errors
 from buildpack.core.settings import Settings, buildpack_root
-from buildpack.runtime import download, limits, transport_policy
 from buildpack.runtime.download_settings import budget_from_env
-from buildpack.runtime.transports import Response
 from buildpack.selfdeps import pip_config
 from buildpack.selfdeps.pip_config import pip_default_index
 from buildpack.selfdeps.wheel_lock import LockedFile
 
 if TYPE_CHECKING:
+    # The HTTP side (urllib.request, http.client, ssl, email) is imported by
+    # the functions that fetch: every build imports this module for its
+    # types, and an unchanged rebuild fetches nothing.
+    from buildpack.runtime import limits
+    from buildpack.runtime.transports import Response
     from buildpack.selfdeps.wheel_choice import Interpreter
 
 # The href of each <a> tag, however it is quoted.
@@ -153,6 +155,8 @@ def is_secure(url: str, trusted_hosts: frozenset[str]) -> bool:
     if parts.scheme != "http":
         return False
     host = parts.hostname or ""
+    from buildpack.runtime import transport_policy
+
     if transport_policy.is_loopback(host):
         return True
     port = f"{host}:{parts.port}" if parts.port else host
@@ -344,6 +348,8 @@ T = TypeVar("T")
 def _in_parallel(action: Callable[[T], Path], items: list[T], workers: int = 8) -> list[Path]:
     if len(items) <= 1:
         return [action(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
     pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
     try:
         return list(pool.map(action, items))
@@ -355,6 +361,8 @@ def _in_parallel(action: Callable[[T], Path], items: list[T], workers: int = 8) 
 def _open(index: IndexSettings, url: str) -> contextlib.AbstractContextManager[Response]:
     if not is_secure(url, index.trusted_hosts):
         raise IndexUnavailable(f"{url} is neither https nor a trusted host")
+    from buildpack.runtime import download
+
     return download.fetch_stream(
         url,
         connect_timeout=_CONNECT_TIMEOUT,
@@ -374,6 +382,8 @@ def _read_all(index: IndexSettings, url: str, limit: int) -> bytes:
 
 def _chunks(index: IndexSettings, url: str, limit: int, what: str) -> Iterator[bytes]:
     """The body of ``url``, refused past ``limit`` bytes ("larger than ``what``")."""
+    from buildpack.runtime import download, limits
+
     size = 0
     try:
         with _open(index, url) as response:

@@ -32,7 +32,6 @@ import os
 import stat
 import sys
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,6 +168,10 @@ class PureWheels:
         missing = self._missing()
         if self._unavailable or not missing:
             return self.ready
+        # Imported here, with package_index's HTTP side: a build whose wheels
+        # are cached fetches nothing.
+        from concurrent.futures import ThreadPoolExecutor
+
         try:
             self.work.mkdir(parents=True, exist_ok=True)
             # A few small files, each a page and a download: all at once.

@@ -84,5 +84,5 @@ def write_profile_file(build_dir: Path, name: str, text: str) -> Path:
     """Write ``.profile.d/<name>`` in the app: a link the app committed under
     that name is replaced, never written through."""
     path = dir_for_writing(build_dir, ".profile.d") / name
-    safe_fs.write_atomic(path, text)
+    safe_fs.write_atomic(path, text, durable=False)
     return path

@@ -13,7 +13,8 @@ them), in the order they were added; then the path is served normally again.
 
 ``credentials=(user, password)`` makes it answer 401 to any request without
 them as HTTP basic auth; ``tls=(certfile, keyfile)`` serves https. Every
-Authorization header it receives is kept in ``authorizations``.
+Authorization header it receives is kept in ``authorizations``, and every
+User-Agent in ``user_agents`` (which HTTP client asked: urllib or requests).
 
 A stall lasts until the test calls ``release_stalls()`` or the server stops,
 never for a fixed time: a loaded machine cannot make a stall end before the
@@ -83,6 +84,7 @@ class FaultServer:
         self.root = Path(root).resolve()
         self.hits: collections.Counter[str] = collections.Counter()
         self.authorizations: list[str] = []
+        self.user_agents: list[str] = []
         self._expected_auth = (
             "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
             if credentials
@@ -182,6 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
         owner = self.server.owner
+        owner.user_agents.append(self.headers.get("User-Agent", ""))
         authorization = self.headers.get("Authorization")
         if authorization is not None:
             owner.authorizations.append(authorization)

@@ -203,6 +203,19 @@ def test_load_keeps_this_stack_and_cpu(tmp_path, served) -> None:
     assert found.where == f"{server.url}/runtimes.json (heroku-24, amd64)"
 
 
+def test_load_asks_with_urllib_even_with_requests_there(tmp_path, served) -> None:
+    """A few kilobytes are not worth importing requests on a rebuild that
+    downloads nothing else: the manifest always comes by urllib."""
+    import requests  # noqa: F401 - importable here, as once the build's libraries are there
+
+    mirror, server = served
+    (mirror / "runtimes.json").write_bytes(encode_manifest([entry("3.11.9")]))
+    found, captured = load(tmp_path, server.url)
+    assert captured.ctx.deps_ready
+    assert found is not None
+    assert [agent.split("/")[0] for agent in server.user_agents] == ["Python-urllib"]
+
+
 def test_load_without_a_manifest(tmp_path, served) -> None:
     _, server = served
     found, captured = load(tmp_path, server.url)
