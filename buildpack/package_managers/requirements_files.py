@@ -65,24 +65,6 @@ _ARCHIVE_SUFFIXES = (
 )
 
 
-# A requirement by name with release-only versions ("gunicorn==23.0.0",
-# "Django[argon2]>=5.2,<6"): PEP 508 reads it one way, its name is the first
-# group, and proving so needs no packaging library (imported from its wheel
-# without bytecode, that costs every pip rebuild a tenth of a second or more).
-# Anything else (markers, pre-releases, parentheses, URLs) goes to packaging.
-# Spaces and tabs only: packaging refuses other whitespace.
-_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
-_RELEASE = r"[0-9]+(?:\.[0-9]+)*"
-_CLAUSE = (
-    rf"[ \t]*(?:(?:==|!=)[ \t]*{_RELEASE}(?:\.\*)?|(?:<=|>=|<|>)[ \t]*{_RELEASE}"
-    r"|~=[ \t]*[0-9]+(?:\.[0-9]+)+)[ \t]*"
-)
-_EXTRAS = rf"\[[ \t]*{_NAME}[ \t]*(?:,[ \t]*{_NAME}[ \t]*)*\]"
-_SIMPLE_REQUIREMENT = re.compile(
-    rf"({_NAME})[ \t]*(?:{_EXTRAS})?[ \t]*(?:{_CLAUSE}(?:,{_CLAUSE})*)?"
-)
-
-
 @dataclass
 class RequirementFiles:
     # Every file read, keyed as written relative to the app ("requirements.txt",
@@ -243,16 +225,7 @@ def _check_requirement(line: str, result: RequirementFiles, key: str) -> None:
 def named_requirement(spec: str) -> str | None:
     """The project a PEP 508 requirement names, if it is one by name (extras,
     versions and markers, but no URL); None for anything else, and when the
-    packaging library that parses it is needed and not there (then nothing
-    is proven)."""
-    simple = _SIMPLE_REQUIREMENT.fullmatch(spec)
-    if simple is not None:
-        return simple.group(1)
-    return parsed_name(spec)
-
-
-def parsed_name(spec: str) -> str | None:
-    """``named_requirement`` by packaging alone (None without it)."""
+    packaging library that parses it is not there (then nothing is proven)."""
     try:
         from packaging.requirements import InvalidRequirement, Requirement
     except ImportError:
