@@ -167,7 +167,10 @@ def load(ctx: BuildContext, base_url: str) -> MirrorRuntimes | None:
             retries=min(tuning.retries, 1),
             backoff=tuning.backoff,
             out=None,
-            transport="auto" if ctx.deps_ready else "urllib",
+            # One small file: importing requests (compiled from source each
+            # build, as nothing in CACHE_DIR may bring bytecode) costs more.
+            # Both transports keep the same rules (transport_policy).
+            transport="urllib",
             budget=tuning.budget,
         ) as response:
             data = download.read_bounded(response.raw, MAX_MANIFEST_BYTES)
