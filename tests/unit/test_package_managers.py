@@ -677,6 +677,15 @@ PLANTED = {
 }
 
 
+def _planted(kept_venv_tool, plant, reason: str) -> tuple[Path, Path, Path, str]:
+    """The kept tool directory as the first build left it, with ``plant``
+    done to it: (it, its site-packages, the planted code's marker, what the
+    check must say)."""
+    tool_dir, site, marker = _as_kept(kept_venv_tool)
+    plant(tool_dir, site, marker)
+    return tool_dir, site, marker, reason.format(minor=site.parent.name.removeprefix("python"))
+
+
 # Told apart by the check alone (the make-again path is the one above).
 CHECKED_ONLY = {
     "a .pyc of no module": (
@@ -696,28 +705,20 @@ CHECKED_ONLY = {
 
 @pytest.mark.parametrize("planted", CHECKED_ONLY)
 def test_the_kept_venv_check_names_what_is_wrong(kept_venv_tool, planted):
-    where, _, _, _ = kept_venv_tool
-    tool_dir, site, marker = _as_kept(kept_venv_tool)
-    plant, reason = CHECKED_ONLY[planted]
-    plant(tool_dir, site, marker)
+    tool_dir, site, _, reason = _planted(kept_venv_tool, *CHECKED_ONLY[planted])
     minor = site.parent.name.removeprefix("python")
-    c = _next_build_ctx(where)
-    store = where / "cache" / ".heroku" / "tools" / "wheels"
-    wheels = sorted(store.glob("*.whl"))
+    c = _next_build_ctx(kept_venv_tool[0])
+    wheels = sorted((c.ctx.cache_dir / ".heroku" / "tools" / "wheels").glob("*.whl"))
     found = kept_venv.problem(
         tool_dir, wheels, app_python=c.ctx.python, minor=minor, executable="pipenv"
     )
-    assert found == reason.format(minor=minor)
+    assert found == reason
 
 
 @pytest.mark.parametrize("planted", PLANTED)
 def test_a_kept_venv_tool_with_planted_code_is_never_run_and_made_again(kept_venv_tool, planted):
     where, tv, _, _ = kept_venv_tool
-    tool_dir, site, marker = _as_kept(kept_venv_tool)
-    plant, reason = PLANTED[planted]
-    plant(tool_dir, site, marker)
-    reason = reason.format(minor=site.parent.name.removeprefix("python"))
-
+    tool_dir, site, marker, reason = _planted(kept_venv_tool, *PLANTED[planted])
     again = _next_build_ctx(where)
     assert tools.install_venv_tool(again.ctx, tv, executable="pipenv") == tool_dir
     message = (
