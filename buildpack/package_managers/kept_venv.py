@@ -21,8 +21,9 @@ makes from the lock, judged by what the buildpack holds outside CACHE_DIR:
   those wheels (wheel_install.scripts_written), and pyvenv.cfg and the
   links are exactly the ones ``make_bare`` writes;
 - bytecode is never trusted: Poetry writes ``__pycache__`` when it runs, and
-  every ``.pyc`` there is removed before Poetry runs again (it compiles
-  what it imports); any other ``.pyc`` (Python imports a lone one) fails.
+  every ``.pyc`` there (a module's, by its name) is removed before Poetry
+  runs again (it compiles what it imports); any other ``.pyc`` fails
+  (Python imports a lone one).
 
 Anything else is said under "Not trusting parts of the build cache" (the
 report's ``cache_untrusted``) and the venv is made again from the checked
@@ -141,7 +142,7 @@ def problem(
         found = _BYTECODE.fullmatch(parts[-1])
         if found is None or "/".join([*parts[:-2], f"{found['module']}.py"]) not in files:
             raise verified_tree.Untrusted(f"{rel} is bytecode of no module in the locked wheels")
-        bytecode.add(rel.rpartition("/")[0])
+        bytecode.add(rel)
         return True
 
     try:
@@ -157,8 +158,10 @@ def problem(
         verified_tree.check_tree(final, files, made=made, links=links, accept=accept)
         if not venv_check.is_executable(final / "venv" / "bin" / executable):
             return f"venv/bin/{executable} is not executable"
-        for directory in sorted(bytecode):
-            fs.remove_tree(final / directory)
+        # The files only: removing a directory costs far more here, and an
+        # empty __pycache__ holds nothing to run.
+        for rel in sorted(bytecode):
+            os.unlink(final / rel)
     except verified_tree.Untrusted as exc:
         return str(exc)
     except verified_tree.CHECK_ERRORS as exc:

@@ -604,7 +604,7 @@ def test_a_kept_venv_tool_is_checked_in_place_and_its_bytecode_is_never_run(kept
     assert f"Using cached Pipenv {tv.version} (checked against the buildpack's lock)" in again.log
     assert "cache_untrusted" not in again.ctx.report.fields, again.log
     assert "Installing" not in again.log
-    assert not list(site.rglob("__pycache__"))
+    assert not list(site.rglob("*.pyc"))
     assert tv.version in _version_of(tool_dir)
     assert not marker.exists()
 
