@@ -629,6 +629,21 @@ def test_a_kept_venv_tool_is_used_with_its_wheels_checked(kept_venv_tool):
     assert wheel.read_bytes()[-1:] != b"x"  # the locked file again
 
 
+def test_a_kept_venv_tool_not_made_from_the_lock_is_made_again_quietly(kept_venv_tool):
+    """A venv pip made (or an older buildpack) has no .from-lock: nothing
+    can check it, so it is made again, which is no sign of tampering."""
+    where, tv, _, _ = kept_venv_tool
+    tool_dir, site, _ = _as_kept(kept_venv_tool)
+    (tool_dir / kept_venv.MARK).unlink()
+    (site / "left-by-pip.txt").write_text("")
+    again = _next_build_ctx(where)
+    assert tools.install_venv_tool(again.ctx, tv, executable="pipenv") == tool_dir
+    assert "cache_untrusted" not in again.ctx.report.fields, again.log
+    assert f"Using cached Pipenv {tv.version} (its wheels, checked against" in again.log
+    assert (tool_dir / kept_venv.MARK).is_file()
+    assert not (site / "left-by-pip.txt").exists()
+
+
 def _plant_line(path: Path, marker: Path) -> None:
     text = path.read_text().split("\n", 1)
     path.write_text(f"{text[0]}\nopen({str(marker)!r}, 'w').write('ran')\n{text[1]}")
