@@ -93,6 +93,8 @@ ROWS = [
     Row("cold", "wall", lambda b: b.wall),
     Row("unchanged", "before the first phase", _outside, "startup", "`python3 -I -c pass`"),
     Row("unchanged", "phases", lambda b: b.phase("total")),
+    Row("unchanged", "  of which package manager install",
+        lambda b: b.phase("package_manager_install")),
     Row("unchanged", "wall", lambda b: b.wall),
     Row("changed", "wall", lambda b: b.wall),
 ]  # fmt: skip

@@ -7,7 +7,8 @@ tool_fetch), each checked against the lock's sha256 (see tool_wheels), and
 unpacked by the buildpack's wheel installer into the
 venv's site-packages, with launchers that run the venv's python where it
 will be after the tool directory is renamed into place. Modules compile to
-bytecode when the tool first imports them, as for any venv.
+bytecode when the tool first imports them, as for any venv (a later build
+removes that bytecode before the tool runs again: see kept_venv).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ lets pip install the tool into a fresh venv, as it always did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,13 +41,21 @@ def bare_venv(ctx: BuildContext, tv: ToolVersion, venv: Path) -> None:
 
 
 def install_from_lock(
-    ctx: BuildContext, tv: ToolVersion, minor: str, venv: Path, final_venv: Path, executable: str
+    ctx: BuildContext,
+    tv: ToolVersion,
+    minor: str,
+    venv: Path,
+    final_venv: Path,
+    executable: str,
+    *,
+    bare: Callable[[Path], None] | None = None,
 ) -> str | None:
     """The tool's locked dependency set for the runtime ``minor``, installed
-    into a new venv at ``venv`` without pip (see locked_venv), with
-    ``executable`` in its bin/; its install source (``cache`` when every
-    wheel came checked from the build cache, else ``index``), or None,
-    saying why, when pip has to do it. Says the build step either way."""
+    into a new venv at ``venv`` (made by ``bare``, else by ``python -m
+    venv``) without pip (see locked_venv), with ``executable`` in its bin/;
+    its install source (``cache`` when every wheel came checked from the
+    build cache, else ``index``), or None, saying why, when pip has to do
+    it. Says the build step either way."""
     from buildpack.package_managers import locked_venv, tool_lock, tool_wheels, tools
     from buildpack.selfdeps import package_index, wheel_install
 
@@ -65,9 +74,11 @@ def install_from_lock(
     if tool_wheels.present(ctx, plan).files:
         ctx.out.step(f"Installing {name}")
     else:
-        # A venv found in the cache is never run: made again from checked wheels.
         ctx.out.step(f"Using cached {name} (its wheels, checked against the buildpack's lock)")
-    bare_venv(ctx, tv, venv)
+    if bare is None:
+        bare_venv(ctx, tv, venv)
+    else:
+        bare(venv)
     try:
         cached = locked_venv.install(ctx, plan, minor=minor, venv=venv, final_venv=final_venv)
         if not (venv / "bin" / executable).is_file():

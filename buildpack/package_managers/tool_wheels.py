@@ -7,10 +7,11 @@ sha256 is in ``tool-locks.json``, shipped with the buildpack. So the files
 of a tool's locked set are kept in ``CACHE_DIR/.heroku/tools/wheels/``;
 before use each must be the file the lock names, byte for byte, or it is
 removed (the log and the report's ``cache_untrusted`` say so) and fetched
-again. A venv is then made from them anew in each build that runs the tool
-(see tools.install_venv_tool); uv's unpacked binary is checked file by file
-against its wheel's RECORD instead (see uv_cache), which costs less than
-unpacking it again.
+again. Poetry's kept venv is then checked file by file against them (see
+kept_venv) and made again from them when it does not match; Pipenv's venv,
+when the cached Python home lacks it, is made from them (see
+pipenv_runtime); uv's unpacked binary is checked file by file against its
+wheel's RECORD (see wheel_tool). Checking costs less than unpacking again.
 """
 
 from __future__ import annotations

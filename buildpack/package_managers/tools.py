@@ -33,7 +33,7 @@ from buildpack.cache import cache_tree
 from buildpack.core import atomic_dir, errors, fs, proc, tool_names
 from buildpack.core.context import BuildContext
 from buildpack.core.python_home import single_site_packages
-from buildpack.package_managers import failures, tool_sources
+from buildpack.package_managers import failures, kept_venv, tool_sources
 from buildpack.relocation import shebangs
 from buildpack.selfdeps import bootstrap, package_index, wheel_install
 
@@ -155,25 +155,39 @@ def _with_arch(ctx: BuildContext, name: str) -> str:
 
 
 def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) -> Path:
-    """A Python tool (Poetry, Pipenv) in its own venv of the app's runtime.
+    """A Python tool (Poetry) in its own venv of the app's runtime.
 
     Returns the tool's directory; its bin/ holds only ``executable`` (a link
-    into the venv), so putting it on PATH adds no second ``python``. The
-    venv is made anew by every build: one found in CACHE_DIR is never run
-    (an earlier build's hook could have changed it); only the locked wheels
-    kept there are reused, each checked first (see tool_wheels).
+    into the venv), so putting it on PATH adds no second ``python``. A venv
+    found in CACHE_DIR runs only once checked in place against the locked
+    wheels, which are checked first (see kept_venv, tool_wheels); otherwise
+    it is made again from them.
     """
     final = venv_tool_dir(ctx, tv)
+    if os.path.lexists(final) and kept_venv.reuse(ctx, tv, final, executable=executable):
+        tool_sources.set_install_source(ctx, tv.tool, "cache")
+        prune_other_versions(final, tv.tool)
+        return final
 
     def populate(partial: Path) -> None:
         venv = partial / "venv"
         minor = runtime_tag(ctx).removeprefix("python")
-        source = tool_sources.install_from_lock(ctx, tv, minor, venv, final / "venv", executable)
+        source = tool_sources.install_from_lock(
+            ctx,
+            tv,
+            minor,
+            venv,
+            final / "venv",
+            executable,
+            bare=lambda where: kept_venv.make_bare(where, ctx.python, minor),
+        )
         if source is None:
             # Whatever the lock install left is not pip's to build on.
             fs.remove_tree(venv)
             make_venv(ctx, tv, venv, executable=executable)
             source = "pip"
+        else:
+            (partial / kept_venv.MARK).write_bytes(b"")
         tool_sources.set_install_source(ctx, tv.tool, source)
         # pip wrote the temporary directory into the tool's scripts; point
         # them where the venv will be after the rename.

@@ -27,7 +27,7 @@ import io
 import os
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 from buildpack.core import safe_fs
@@ -44,13 +44,17 @@ class Untrusted(Exception):
     """Why a directory is not what the lock vouches for (for the log)."""
 
 
+# What reading a tree or a wheel in it raises when it cannot be checked.
+CHECK_ERRORS = (OSError, zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError)
+
+
 def problem(target: Path, locked: list[LockedFile]) -> str | None:
     """Why ``target`` is not exactly the unpacked ``locked`` wheels, or None."""
     try:
         _check(target, locked)
     except Untrusted as exc:
         return str(exc)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError) as exc:
+    except CHECK_ERRORS as exc:
         return f"it could not be checked ({exc})"
     return None
 
@@ -58,9 +62,13 @@ def problem(target: Path, locked: list[LockedFile]) -> str | None:
 def sha256_file(path: Path) -> str:
     """The sha256 of the regular file at ``path``, never through a link."""
     digest = hashlib.sha256()
-    with open(safe_fs.open_nofollow(path, os.O_RDONLY), "rb") as f:
-        while chunk := f.read(_CHUNK):
+    # Unbuffered: a venv has thousands of small files, read once each.
+    fd = safe_fs.open_nofollow(path, os.O_RDONLY)
+    try:
+        while chunk := os.read(fd, _CHUNK):
             digest.update(chunk)
+    finally:
+        os.close(fd)
     return digest.hexdigest()
 
 
@@ -105,36 +113,74 @@ def _check(target: Path, locked: list[LockedFile]) -> None:
         if sha256_file(wheel) != lf.sha256:
             raise Untrusted(f"{WHEELS}/{lf.filename} is not the wheel the buildpack locked")
         expected.update(members(wheel))
+    check_tree(
+        target,
+        expected,
+        accept=lambda rel, mode: rel == COMPLETE or installer_metadata(rel),
+        leave_out=WHEELS,
+    )
+
+
+def check_tree(
+    root: Path,
+    files: Mapping[str, str],
+    *,
+    made: Mapping[str, bytes] | None = None,
+    links: Mapping[str, str] | None = None,
+    accept: Callable[[str, int], bool] = lambda rel, mode: False,
+    leave_out: str = "",
+) -> None:
+    """Raise Untrusted unless everything under ``root`` (but its top-level
+    ``leave_out``) is accounted for, and nothing of it missing: a member of
+    ``files`` (relative path -> sha256 hex, from a checked wheel's RECORD),
+    byte for byte; a file the buildpack writes itself (``made``: path ->
+    its exact bytes); a link of ``links``, to exactly its target; or another
+    regular file ``accept`` takes (given its path and lstat mode; it may
+    raise Untrusted itself). Directories hold only what is checked."""
+    made = made or {}
+    links = links or {}
     seen = set()
-    for rel, mode in _walk(target):
-        if stat.S_ISLNK(mode):
+    for rel, mode in _walk(root, leave_out):
+        if stat.S_ISLNK(mode) and rel in links:
+            if os.readlink(root / rel) != links[rel]:
+                raise Untrusted(f"{rel} links somewhere the buildpack does not")
+            seen.add(rel)
+        elif stat.S_ISLNK(mode):
             raise Untrusted(f"{rel} is a symbolic link")
-        if stat.S_ISDIR(mode) or rel == COMPLETE:
+        elif stat.S_ISDIR(mode):
             continue
-        if not stat.S_ISREG(mode):
+        elif not stat.S_ISREG(mode):
             raise Untrusted(f"{rel} is not a regular file")
-        if rel in expected:
-            if sha256_file(target / rel) != expected[rel]:
+        elif rel in files:
+            if sha256_file(root / rel) != files[rel]:
                 raise Untrusted(f"{rel} differs from the locked wheel's")
             seen.add(rel)
-        elif not _installer_metadata(rel):
+        elif rel in made:
+            with open(safe_fs.open_nofollow(root / rel, os.O_RDONLY), "rb") as f:
+                if f.read(len(made[rel]) + 1) != made[rel]:
+                    raise Untrusted(f"{rel} is not what the buildpack writes there")
+            seen.add(rel)
+        elif not accept(rel, mode):
             raise Untrusted(f"{rel} is in no locked wheel")
-    missing = sorted(set(expected) - seen)
+    missing = sorted({*files, *made, *links} - seen)
     if missing:
         raise Untrusted(f"{missing[0]} is missing")
 
 
-def _walk(target: Path) -> Iterator[tuple[str, int]]:
-    """(relative path, lstat mode) of everything under ``target`` but .wheels."""
+def _walk(target: Path, leave_out: str) -> Iterator[tuple[str, int]]:
+    """(relative path, lstat mode) of everything under ``target`` but its
+    top-level ``leave_out``; never through a link."""
     for dirpath, dirnames, filenames in os.walk(target):
         rel_dir = os.path.relpath(dirpath, target)
-        if rel_dir == ".":
-            dirnames[:] = [d for d in dirnames if d != WHEELS]
+        if rel_dir == "." and leave_out:
+            dirnames[:] = [d for d in dirnames if d != leave_out]
         for name in dirnames + filenames:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
             yield rel, os.lstat(os.path.join(dirpath, name)).st_mode
 
 
-def _installer_metadata(rel: str) -> bool:
+def installer_metadata(rel: str) -> bool:
+    """An installer's record in a ``.dist-info`` at ``rel``'s top (INSTALLER,
+    RECORD...): written at install, read by no import."""
     parts = rel.split("/")
     return len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in _INSTALLER_METADATA

@@ -98,6 +98,16 @@ def launcher(python: str, target: str) -> str:
     return launcher_text(python, module, attr)
 
 
+def scripts_written(wheel: Path, python: str) -> dict[str, bytes]:
+    """What install_into_prefix writes into ``scripts_dir`` for ``wheel``
+    with launchers running ``python``: name -> exact bytes."""
+    try:
+        from buildpack.selfdeps.wheel_destination import scripts_written
+    except ImportError as exc:
+        raise _unavailable(exc) from None
+    return scripts_written(wheel, python)
+
+
 def entry_point(target: str) -> tuple[str, str]:
     """``module:attr`` of an entry point (extras ignored), or WheelError."""
     module, sep, attr = target.partition(":")

@@ -3,7 +3,10 @@ that need no full build: versions, tool directories, commands, failures."""
 
 from __future__ import annotations
 
+import importlib.util
+import marshal
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +14,18 @@ from pathlib import Path
 import pytest
 
 from buildpack.cache import cache_tree
-from buildpack.core import atomic_dir, errors
+from buildpack.core import atomic_dir, errors, fs
 from buildpack.core.settings import buildpack_root
-from buildpack.package_managers import failures, pipenv, poetry, select, tools, uv, venv_check
+from buildpack.package_managers import (
+    failures,
+    kept_venv,
+    pipenv,
+    poetry,
+    select,
+    tools,
+    uv,
+    venv_check,
+)
 from buildpack.slug_env import envfiles
 from tests.unit.ctx_factory import link_python_home, make_ctx
 
@@ -527,45 +539,219 @@ def test_a_venv_tool_in_a_long_cache_path_runs_after_the_rename(tmp_path):
     assert [p.name for p in tool_dir.parent.iterdir() if ".partial-" in p.name] == []
 
 
-def test_a_cached_venv_tool_is_never_run_and_its_wheels_are_checked(tmp_path):
+@pytest.fixture(scope="module")
+def kept_venv_tool(tmp_path_factory):
     """Real Pipenv from the lock and the package index, in Poetry's way (a
-    venv in the build cache). Code planted in the cached venv never runs:
-    every build makes the venv again, from the locked wheels the cache
-    keeps, each checked against tool-locks.json; a changed wheel is refused
-    and fetched again."""
-    c = _runtime_ctx(tmp_path)
+    venv in the build cache), run once (so its venv holds the bytecode a
+    run writes), and a copy of its tool directory as it was then."""
+    where = tmp_path_factory.mktemp("kept-venv")
+    c = _runtime_ctx(where)
     tv = tools.requested_version(c.ctx, "pipenv")
     tool_dir = tools.install_venv_tool(c.ctx, tv, executable="pipenv")
     assert c.ctx.report.fields["pipenv_install_source"] == "index", c.log
-    [init] = tool_dir.glob("venv/lib/python3*/site-packages/pipenv/__init__.py")
-    marker = tmp_path / "planted-code-ran"
-    with open(init, "a") as f:
-        f.write(f"\nopen({str(marker)!r}, 'w').write('ran')\n")
+    assert tv.version in _version_of(tool_dir)
+    assert list(tool_dir.glob("venv/lib/python3*/site-packages/pipenv/__pycache__/*.pyc"))
+    pristine = where / "pristine"
+    shutil.copytree(tool_dir, pristine, symlinks=True)
+    return where, tv, tool_dir, pristine
 
-    again = _next_build_ctx(tmp_path)
+
+def _as_kept(kept_venv_tool) -> tuple[Path, Path, Path]:
+    """The kept tool directory back as the first build left it: (it, its
+    venv's site-packages, a file that planted code would write)."""
+    where, _, tool_dir, pristine = kept_venv_tool
+    fs.remove_tree(tool_dir)
+    shutil.copytree(pristine, tool_dir, symlinks=True)
+    marker = where / "planted-code-ran"
+    marker.unlink(missing_ok=True)
+    [site] = tool_dir.glob("venv/lib/python3*/site-packages")
+    return tool_dir, site, marker
+
+
+def bytecode_for(code, mtime: int, size: int) -> bytes:
+    """A .pyc of ``code`` that Python loads for a source of that mtime and size."""
+    header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, "little")
+    header += (mtime & 0xFFFFFFFF).to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little")
+    return header + marshal.dumps(code)
+
+
+def _version_of(tool_dir: Path) -> str:
+    # As in a build: the tool writes its bytecode.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    out = subprocess.run(
+        [tool_dir / "bin" / "pipenv", "--version"], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def test_a_kept_venv_tool_is_checked_in_place_and_its_bytecode_is_never_run(kept_venv_tool):
+    """An unchanged kept venv runs again without being made again. Bytecode
+    is never trusted: a .pyc planted where Python would load it for a
+    module (header matching the source) is removed, as is what the tool
+    wrote itself, before the tool runs."""
+    where, tv, _, _ = kept_venv_tool
+    tool_dir, site, marker = _as_kept(kept_venv_tool)
+    init = site / "pipenv" / "__init__.py"
+    source = init.read_text() + f"\nopen({str(marker)!r}, 'w').write('ran')\n"
+    st = init.stat()
+    pyc = bytecode_for(compile(source, str(init), "exec"), int(st.st_mtime), st.st_size)
+    Path(importlib.util.cache_from_source(str(init))).write_bytes(pyc)
+
+    again = _next_build_ctx(where)
     assert tools.install_venv_tool(again.ctx, tv, executable="pipenv") == tool_dir
     assert again.ctx.report.fields["pipenv_install_source"] == "cache", again.log
-    assert f"Using cached Pipenv {tv.version} (its wheels, checked against" in again.log
-    assert str(marker) not in init.read_text()
-    out = subprocess.run([tool_dir / "bin" / "pipenv", "--version"], capture_output=True, text=True)
-    assert tv.version in out.stdout, out.stderr
+    assert f"Using cached Pipenv {tv.version} (checked against the buildpack's lock)" in again.log
+    assert "cache_untrusted" not in again.ctx.report.fields, again.log
+    assert "Installing" not in again.log
+    assert not list(site.rglob("*.pyc"))
+    assert tv.version in _version_of(tool_dir)
     assert not marker.exists()
 
-    store = c.ctx.cache_dir / ".heroku" / "tools" / "wheels"
-    [wheel] = store.glob(f"pipenv-{tv.version}-*.whl")
+
+def test_a_kept_venv_tool_is_used_with_its_wheels_checked(kept_venv_tool):
+    """A changed wheel in the store is refused and fetched again; the venv
+    is then checked against the locked file."""
+    where, tv, _, _ = kept_venv_tool
+    _as_kept(kept_venv_tool)
+    [wheel] = (where / "cache" / ".heroku" / "tools" / "wheels").glob(f"pipenv-{tv.version}-*.whl")
     wheel.write_bytes(wheel.read_bytes()[:-1] + b"x")
-    third = _next_build_ctx(tmp_path)
-    tools.install_venv_tool(third.ctx, tv, executable="pipenv")
-    assert (
-        f"- CACHE_DIR/.heroku/tools/wheels/{wheel.name} is not the file the buildpack "
-        "locked: removed, to be fetched again"
-    ) in third.log
-    assert third.ctx.report.fields["cache_untrusted"] == [
+    again = _next_build_ctx(where)
+    tools.install_venv_tool(again.ctx, tv, executable="pipenv")
+    message = (
         f"CACHE_DIR/.heroku/tools/wheels/{wheel.name} is not the file the buildpack locked: "
         "removed, to be fetched again"
-    ]
-    assert third.ctx.report.fields["pipenv_install_source"] == "index"
+    )
+    assert f"- {message}" in again.log
+    assert again.ctx.report.fields["cache_untrusted"] == [message]
+    assert again.ctx.report.fields["pipenv_install_source"] == "cache"
+    assert f"Using cached Pipenv {tv.version} (checked against" in again.log
     assert wheel.read_bytes()[-1:] != b"x"  # the locked file again
+
+
+def test_a_kept_venv_tool_not_made_from_the_lock_is_made_again_quietly(kept_venv_tool):
+    """A venv pip made (or an older buildpack) has no .from-lock: nothing
+    can check it, so it is made again, which is no sign of tampering."""
+    where, tv, _, _ = kept_venv_tool
+    tool_dir, site, _ = _as_kept(kept_venv_tool)
+    (tool_dir / kept_venv.MARK).unlink()
+    (site / "left-by-pip.txt").write_text("")
+    again = _next_build_ctx(where)
+    assert tools.install_venv_tool(again.ctx, tv, executable="pipenv") == tool_dir
+    assert "cache_untrusted" not in again.ctx.report.fields, again.log
+    assert f"Using cached Pipenv {tv.version} (its wheels, checked against" in again.log
+    assert (tool_dir / kept_venv.MARK).is_file()
+    assert not (site / "left-by-pip.txt").exists()
+
+
+def _plant_line(path: Path, marker: Path) -> None:
+    text = path.read_text().split("\n", 1)
+    path.write_text(f"{text[0]}\nopen({str(marker)!r}, 'w').write('ran')\n{text[1]}")
+
+
+def _plant_pyc(path: Path, marker: Path) -> None:
+    code = compile(f"open({str(marker)!r}, 'w').write('ran')\n", str(path), "exec")
+    path.write_bytes(bytecode_for(code, 0, 0))
+
+
+def _plant_link(path: Path, marker: Path) -> None:
+    outside = marker.parent / "outside.py"
+    outside.write_text(path.read_text() + f"\nopen({str(marker)!r}, 'w').write('ran')\n")
+    path.unlink()
+    path.symlink_to(outside)
+
+
+SITE = "venv/lib/python{minor}/site-packages"
+PLANTED = {
+    "a line added to a module": (
+        lambda t, s, m: _plant_line(s / "pipenv" / "__init__.py", m),
+        f"{SITE}/pipenv/__init__.py differs from the locked wheel's",
+    ),
+    "an extra .pth": (
+        lambda t, s, m: (s / "planted.pth").write_text(f"import os; open({str(m)!r}, 'w')\n"),
+        f"{SITE}/planted.pth is in no locked wheel",
+    ),
+    "a lone .pyc": (
+        lambda t, s, m: _plant_pyc(s / "sitecustomize.pyc", m),
+        f"{SITE}/sitecustomize.pyc is in no locked wheel",
+    ),
+    "a changed launcher": (
+        lambda t, s, m: _plant_line(t / "venv" / "bin" / "pipenv", m),
+        "venv/bin/pipenv is not what the buildpack writes there",
+    ),
+    "a changed pyvenv.cfg": (
+        lambda t, s, m: (t / "venv" / "pyvenv.cfg").write_text(
+            (t / "venv" / "pyvenv.cfg").read_text().replace("= false", "= true")
+        ),
+        "venv/pyvenv.cfg is not what the buildpack writes there",
+    ),
+    "a symlink": (
+        lambda t, s, m: _plant_link(s / "pipenv" / "__init__.py", m),
+        f"{SITE}/pipenv/__init__.py is a symbolic link",
+    ),
+}
+
+
+def _planted(kept_venv_tool, plant, reason: str) -> tuple[Path, Path, Path, str]:
+    """The kept tool directory as the first build left it, with ``plant``
+    done to it: (it, its site-packages, the planted code's marker, what the
+    check must say)."""
+    tool_dir, site, marker = _as_kept(kept_venv_tool)
+    plant(tool_dir, site, marker)
+    return tool_dir, site, marker, reason.format(minor=site.parent.name.removeprefix("python"))
+
+
+# Told apart by the check alone (the make-again path is the one above).
+CHECKED_ONLY = {
+    "a .pyc of no module": (
+        lambda t, s, m: _plant_pyc(s / "pipenv" / "__pycache__" / "planted.cpython-3.pyc", m),
+        f"{SITE}/pipenv/__pycache__/planted.cpython-3.pyc is bytecode of no module in the "
+        "locked wheels",
+    ),
+    "a python link elsewhere": (
+        lambda t, s, m: (
+            (t / "venv" / "bin" / "python3").unlink()
+            or (t / "venv" / "bin" / "python3").symlink_to(sys.executable)
+        ),
+        "venv/bin/python3 links somewhere the buildpack does not",
+    ),
+}
+
+
+@pytest.mark.parametrize("planted", CHECKED_ONLY)
+def test_the_kept_venv_check_names_what_is_wrong(kept_venv_tool, planted):
+    tool_dir, site, _, reason = _planted(kept_venv_tool, *CHECKED_ONLY[planted])
+    minor = site.parent.name.removeprefix("python")
+    c = _next_build_ctx(kept_venv_tool[0])
+    wheels = sorted((c.ctx.cache_dir / ".heroku" / "tools" / "wheels").glob("*.whl"))
+    found = kept_venv.problem(
+        tool_dir, wheels, app_python=c.ctx.python, minor=minor, executable="pipenv"
+    )
+    assert found == reason
+
+
+@pytest.mark.parametrize("planted", PLANTED)
+def test_a_kept_venv_tool_with_planted_code_is_never_run_and_made_again(kept_venv_tool, planted):
+    where, tv, _, _ = kept_venv_tool
+    tool_dir, site, marker, reason = _planted(kept_venv_tool, *PLANTED[planted])
+    again = _next_build_ctx(where)
+    assert tools.install_venv_tool(again.ctx, tv, executable="pipenv") == tool_dir
+    message = (
+        f"CACHE_DIR/.heroku/tools/{tool_dir.name} was not run ({reason}): removed, installed again"
+    )
+    assert again.ctx.report.fields["cache_untrusted"] == [message], again.log
+    assert f"-----> Not trusting parts of the build cache:\n       - {message}" in again.log
+    # Made again from the checked wheels the cache keeps.
+    assert f"Using cached Pipenv {tv.version} (its wheels, checked against" in again.log
+    assert again.ctx.report.fields["pipenv_install_source"] == "cache"
+    assert not marker.exists()
+    assert not list(tool_dir.rglob("planted*")) and not list(tool_dir.rglob("sitecustomize*"))
+    assert str(marker) not in (site / "pipenv" / "__init__.py").read_text()
+    assert not (site / "pipenv" / "__init__.py").is_symlink()
+    assert "= false" in (tool_dir / "venv" / "pyvenv.cfg").read_text()
+    if planted == "a changed launcher":
+        assert tv.version in _version_of(tool_dir)
+        assert not marker.exists()
 
 
 # --- Poetry and Pipenv from the buildpack's lock ------------------------------------------

@@ -1,0 +1,169 @@
+"""Poetry's venv, kept in CACHE_DIR and run again by a later build only once checked in place.
+
+    CACHE_DIR/.heroku/tools/poetry-2.5.1-python3.13-amd64/
+        .from-lock                      made from the buildpack's lock, not by pip
+        bin/poetry -> ../venv/bin/poetry
+        venv/pyvenv.cfg, venv/lib64 -> lib
+        venv/bin/python -> /app/.heroku/python/bin/python (python3, python3.13 -> python)
+        venv/bin/poetry, ...            launchers and scripts of the locked wheels
+        venv/lib/python3.13/site-packages/...   the locked wheels' files
+
+Earlier builds' hooks and dependencies ran as root and could have changed
+any of it. So before a build runs it, every part must be what the buildpack
+makes from the lock, judged by what the buildpack holds outside CACHE_DIR:
+
+- each locked wheel kept in the wheel store is the file tool-locks.json
+  names, by sha256 (tool_wheels);
+- every file in site-packages is a member of one of them, byte for byte, as
+  the wheel's RECORD says, or an installer's record in a ``.dist-info``;
+  nothing is missing; nothing is a link (verified_tree);
+- bin/ holds exactly the launchers and scripts the installer writes for
+  those wheels (wheel_install.scripts_written), and pyvenv.cfg and the
+  links are exactly the ones ``make_bare`` writes;
+- bytecode is never trusted: Poetry writes ``__pycache__`` when it runs, and
+  every ``.pyc`` there (a module's, by its name) is removed before Poetry
+  runs again (it compiles what it imports); any other ``.pyc`` fails
+  (Python imports a lone one).
+
+Anything else is said under "Not trusting parts of the build cache" (the
+report's ``cache_untrusted``) and the venv is made again from the checked
+wheels (tools.install_venv_tool). A venv pip made (an index without
+sha256s, a version the lock lacks) has no ``.from-lock``: nothing could
+check it, so it is made again without a word of distrust.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from buildpack.cache import cache_guard
+from buildpack.core import fs, safe_fs, tool_names
+from buildpack.core.context import BuildContext
+from buildpack.package_managers import venv_check
+from buildpack.selfdeps import verified_tree
+
+if TYPE_CHECKING:
+    from buildpack.package_managers.tools import ToolVersion
+
+MARK = ".from-lock"
+# A module's bytecode in its __pycache__: NAME.TAG.pyc or NAME.TAG.opt-N.pyc.
+_BYTECODE = re.compile(r"(?P<module>[^.]+)\.[^.]+(?:\.opt-[12])?\.pyc")
+
+
+def make_bare(venv: Path, app_python: Path, minor: str) -> None:
+    """A venv of ``app_python`` (Python ``minor``, "3.13") without pip, as
+    ``python -m venv --without-pip`` makes one but with only what Python
+    reads, and nothing naming where it was made: checkable byte for byte."""
+    made, links = _bare_parts(app_python, minor)
+    (venv / "lib" / f"python{minor}" / "site-packages").mkdir(parents=True)
+    (venv / "bin").mkdir()
+    for rel, target in links.items():
+        os.symlink(target, venv / rel)
+    for rel, data in made.items():
+        (venv / rel).write_bytes(data)
+
+
+def _bare_parts(app_python: Path, minor: str) -> tuple[dict[str, bytes], dict[str, str]]:
+    """(file -> bytes, link -> target) of a bare venv, relative to it."""
+    cfg = f"home = {app_python.parent}\ninclude-system-site-packages = false\n"
+    links = {
+        "bin/python": str(app_python),
+        "bin/python3": "python",
+        f"bin/python{minor}": "python",
+        "lib64": "lib",
+    }
+    return {"pyvenv.cfg": cfg.encode()}, links
+
+
+def reuse(ctx: BuildContext, tv: ToolVersion, final: Path, *, executable: str) -> bool:
+    """Whether the kept tool directory ``final`` may run, checked as above
+    (its bytecode then removed). When it may not, it is removed, the log
+    saying why unless pip made it; the caller makes it again."""
+    from buildpack.package_managers import locked_venv, tool_lock, tool_wheels, tools
+    from buildpack.selfdeps import package_index, wheel_install
+
+    if safe_fs.describe(final) is None and not os.path.lexists(final / MARK):
+        fs.remove_tree(final)  # pip made it: nothing can check it
+        return False
+    minor = tools.runtime_tag(ctx).removeprefix("python")
+    try:
+        plan = locked_venv.plan(ctx, tv.tool, tv.version, tools.app_index(ctx), minor)
+        if tool_wheels.present(ctx, plan).files:
+            # The store lost wheels: the venv is made again from the lock.
+            fs.remove_tree(final)
+            return False
+        with tool_wheels.fetched(ctx, plan) as (wheels, _):
+            why = problem(final, wheels, app_python=ctx.python, minor=minor, executable=executable)
+    except (tool_lock.LockUnusable, package_index.IndexUnavailable, wheel_install.WheelError):
+        # The install that follows says why it cannot use the lock.
+        fs.remove_tree(final)
+        return False
+    if why is not None:
+        shown = final.relative_to(ctx.cache_dir)
+        cache_guard.say_untrusted(
+            ctx.out,
+            ctx.report,
+            [f"CACHE_DIR/{shown} was not run ({why}): removed, installed again"],
+        )
+        fs.remove_tree(final)
+        return False
+    name = tool_names.display_name(tv.tool)
+    ctx.out.step(f"Using cached {name} {tv.version} (checked against the buildpack's lock)")
+    return True
+
+
+def problem(
+    final: Path, wheels: list[Path], *, app_python: Path, minor: str, executable: str
+) -> str | None:
+    """Why ``final`` is not exactly the venv made from ``wheels`` (each
+    checked against the lock) for ``app_python``, or None, once its
+    bytecode is removed. Raises WheelError for a wheel the buildpack would
+    not install."""
+    from buildpack.selfdeps import wheel_install
+
+    site = f"venv/lib/python{minor}/site-packages"
+    bare_made, bare_links = _bare_parts(app_python, minor)
+    made = {MARK: b"", **{f"venv/{rel}": data for rel, data in bare_made.items()}}
+    links = {f"venv/{rel}": target for rel, target in bare_links.items()}
+    links[f"bin/{executable}"] = f"../venv/bin/{executable}"
+    files: dict[str, str] = {}
+    bytecode: set[str] = set()
+
+    def accept(rel: str, mode: int) -> bool:
+        inner = rel.removeprefix(site + "/")
+        if inner == rel:
+            return False
+        parts = rel.split("/")
+        if len(parts) < 2 or parts[-2] != "__pycache__":
+            return verified_tree.installer_metadata(inner)
+        found = _BYTECODE.fullmatch(parts[-1])
+        if found is None or "/".join([*parts[:-2], f"{found['module']}.py"]) not in files:
+            raise verified_tree.Untrusted(f"{rel} is bytecode of no module in the locked wheels")
+        bytecode.add(rel)
+        return True
+
+    try:
+        if safe_fs.describe(final) is not None:
+            return "it is not a directory of the buildpack's"
+        python = str(final / "venv" / "bin" / "python")
+        for wheel in wheels:
+            for placed, sha256 in verified_tree.members(wheel):
+                if not placed.startswith("bin/"):  # its scripts: below, as written
+                    files[f"{site}/{placed}"] = sha256
+            for name, data in wheel_install.scripts_written(wheel, python).items():
+                made[f"venv/bin/{name}"] = data
+        verified_tree.check_tree(final, files, made=made, links=links, accept=accept)
+        if not venv_check.is_executable(final / "venv" / "bin" / executable):
+            return f"venv/bin/{executable} is not executable"
+        # The files only: removing a directory costs far more here, and an
+        # empty __pycache__ holds nothing to run.
+        for rel in sorted(bytecode):
+            os.unlink(final / rel)
+    except verified_tree.Untrusted as exc:
+        return str(exc)
+    except verified_tree.CHECK_ERRORS as exc:
+        return f"it could not be checked ({exc})"
+    return None
