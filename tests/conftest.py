@@ -8,9 +8,21 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.builds import use_index_mirror
 from tests.support.fault_server import FaultServer
+from tests.support.index_proxy import IndexProxy
 from tests.support.lockfiles import LockedApps
 from tests.support.runtime_mirror import RuntimeArchive, pack_host_runtime
+
+
+@pytest.fixture(scope="session", autouse=True)
+def index_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexProxy]:
+    """pip's index mirrored on loopback for the session: the index builds
+    fetch from unless they ask for the machine's (see builds.build_env)."""
+    work = tmp_path_factory.mktemp("index-mirror")
+    with IndexProxy(work) as proxy:
+        use_index_mirror(proxy.url + "/simple/", work)
+        yield proxy
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,17 @@ def warm_cache(
     return sandbox.warm_cache(tmp_path_factory, runtime_archive.version, mirror_url)
 
 
+@pytest.fixture(scope="module")
+def good_cache(
+    tmp_path_factory: pytest.TempPathFactory, runtime_archive: RuntimeArchive, mirror_url: str
+) -> Path:
+    """The cache of one successful build of pip_app: runtime tree, metadata,
+    dependencies (made once per session, see sandbox.good_cache). Copy it
+    before building on it."""
+    require_namespaces()
+    return sandbox.good_cache(tmp_path_factory, runtime_archive.version, mirror_url)
+
+
 @pytest.fixture(scope="session")
 def source_runtime(request: pytest.FixtureRequest) -> SourceRuntime:
     """CPython 3.13 built from source by tools/build-runtime, cached outside

@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import select
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -54,6 +55,12 @@ def _build(app: Path, cache_dir: Path, env: dict[str, str], **kw) -> BuildResult
     assert result.returncode == 0, result.log
     assert "Traceback" not in result.log, result.log
     return result
+
+
+def _first_build(cache_dir: Path, good_cache: Path) -> None:
+    """CACHE_DIR as a first successful build of pip_app leaves it: a copy of
+    the session's (the same app, built the same way; see sandbox.good_cache)."""
+    shutil.copytree(good_cache, cache_dir, symlinks=True)
 
 
 def _assert_reused_and_skipped(result: BuildResult, cache_dir: Path) -> None:
@@ -132,9 +139,9 @@ def test_nested_requirements_change_discards_and_reinstalls(tmp_path, app, env):
     _assert_reused_and_skipped(_build(app, cache_dir, env, command=["true"]), cache_dir)
 
 
-def test_an_older_cache_format_is_discarded_not_misread(tmp_path, app, env):
+def test_an_older_cache_format_is_discarded_not_misread(tmp_path, app, env, good_cache):
     cache_dir = tmp_path / "cache"
-    _build(app, cache_dir, env, command=["true"])
+    _first_build(cache_dir, good_cache)
     meta_path = cache_dir / ".heroku" / "cache.json"
     meta = json.loads(meta_path.read_text())
     meta["format"] = cache_key.FORMAT - 1
@@ -148,9 +155,9 @@ def test_an_older_cache_format_is_discarded_not_misread(tmp_path, app, env):
     _assert_cache_complete(cache_dir)
 
 
-def test_changing_package_manager_discards(tmp_path, app, env, locked_apps, mirror_url):
+def test_changing_package_manager_discards(tmp_path, app, env, locked_apps, mirror_url, good_cache):
     cache_dir = tmp_path / "cache"
-    _build(app, cache_dir, env, command=["true"])
+    _first_build(cache_dir, good_cache)
     uv_app = locked_apps.app("uv_app", tmp_path / "uv", "uv")
     result = _build(uv_app, cache_dir, locked_apps.build_env(BUILDPACK_S3_BASE_URL=mirror_url))
     assert "       - The package manager has changed from pip to uv\n" in result.stdout
@@ -239,9 +246,11 @@ _AFTER_KILL = {
 
 
 @pytest.mark.parametrize("point", sorted(_AFTER_KILL))
-def test_a_build_killed_while_using_the_cache_leaves_it_usable(tmp_path, app, env, point):
+def test_a_build_killed_while_using_the_cache_leaves_it_usable(
+    tmp_path, app, env, point, good_cache
+):
     cache_dir = tmp_path / "cache"
-    _build(app, cache_dir, env, command=["true"])
+    _first_build(cache_dir, good_cache)
 
     pause = PausePoint(tmp_path, point)
     try:
@@ -276,11 +285,11 @@ def test_a_build_killed_while_using_the_cache_leaves_it_usable(tmp_path, app, en
 # --- concurrency --------------------------------------------------------------------------
 
 
-def test_two_builds_at_once_on_one_cache(tmp_path, app, env):
+def test_two_builds_at_once_on_one_cache(tmp_path, app, env, good_cache):
     cache_dir = tmp_path / "cache"
     # Requirements that differ from the cached ones: both builds reinstall,
     # and each discards, restores and saves while the other is running.
-    _build(app, cache_dir, env, command=["true"])
+    _first_build(cache_dir, good_cache)
     (app / "requirements.txt").write_text("gunicorn==27.0.1\nsix==1.17.0\n")
 
     # The first build holds the lock at the riskiest moment of its save.

@@ -96,15 +96,6 @@ def deps_cache(tmp_path_factory: pytest.TempPathFactory, mirror_url: str) -> Pat
     return sandbox.deps_cache(tmp_path_factory, mirror_url)
 
 
-@pytest.fixture(scope="module")
-def good_cache(
-    tmp_path_factory: pytest.TempPathFactory, runtime_archive: RuntimeArchive, mirror_url: str
-) -> Path:
-    """The cache of one successful build: runtime tree, metadata, dependencies."""
-    require_namespaces()
-    return sandbox.good_cache(tmp_path_factory, runtime_archive.version, mirror_url)
-
-
 @pytest.fixture
 def gate(tmp_path: Path) -> Iterator[FaultServer]:
     """A loopback package index that has nothing, and stalls where told."""

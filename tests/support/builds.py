@@ -141,13 +141,38 @@ def copy_fixture(name: str, dest: Path, *, python_version: str | None = None) ->
     return app
 
 
-def build_env(*, host_python: HostPython = "pipless", **extra: str) -> dict[str, str]:
+# --- the package index builds fetch from ------------------------------------------
+
+# Builds fetch from pip's index through this session's loopback mirror of it
+# (tests/support/index_proxy.py), set up by the session fixture in
+# tests/conftest.py: (its simple/ URL, a directory for an empty config dir).
+# - "mirror": that mirror is pip's only index (PIP_INDEX_URL, no pip config),
+#   so a cold build does not wait on the network for what an earlier test's
+#   build fetched already.
+# - "configured": the machine's own pip settings (its index, extra indexes,
+#   find-links, certificate), for tests of how a build reads them.
+IndexChoice = Literal["mirror", "configured"]
+_INDEX_MIRROR: list[tuple[str, Path]] = []
+
+
+def use_index_mirror(simple_url: str, work: Path) -> None:
+    _INDEX_MIRROR[:] = [(simple_url, work)]
+
+
+def build_env(
+    *, host_python: HostPython = "pipless", index: IndexChoice = "mirror", **extra: str
+) -> dict[str, str]:
     """The environment of a build: the runner's, with ``host_python``'s python3
-    first on PATH (see HostPython), the heroku-24 stack, and ``extra``."""
+    first on PATH (see HostPython), the heroku-24 stack, pip's ``index`` (see
+    IndexChoice), and ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST"))}
     env.pop("VIRTUAL_ENV", None)
     env.update({"STACK": "heroku-24", "PYTHONUNBUFFERED": "1"})
     env["PATH"] = f"{host_python_bin(host_python)}{os.pathsep}{env.get('PATH', os.defpath)}"
+    if index == "mirror" and _INDEX_MIRROR:
+        from tests.support.loopback_index import only_this_index
+
+        env = only_this_index(env, *_INDEX_MIRROR[0])
     env.update(extra)
     return env
 
