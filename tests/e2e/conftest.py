@@ -13,6 +13,7 @@ from buildpack.runtime.zstd_stream import open_zstd_reader
 from tests.support import sandbox
 from tests.support.builds import require_namespaces, use_pipless_python
 from tests.support.fault_server import FaultServer
+from tests.support.index_proxy import IndexProxy
 from tests.support.loopback_index import build_requirements, locked_requirements, make_index
 from tests.support.runtime_mirror import RuntimeArchive
 from tests.support.source_runtime import SourceRuntime
@@ -97,7 +98,9 @@ def installed_313(tmp_path_factory: pytest.TempPathFactory, source_runtime: Sour
 
 
 @pytest.fixture(scope="session")
-def loopback_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultServer]:
+def loopback_index(
+    tmp_path_factory: pytest.TempPathFactory, index_mirror: IndexProxy
+) -> Iterator[FaultServer]:
     """A package index on loopback (see tests/support/loopback_index.py) with
     what the example builds fetch through pip's index: pip, the buildpack's
     own libraries, uv, Poetry and Pipenv with their dependencies (and every
@@ -105,6 +108,13 @@ def loopback_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultSe
     call ``clear()`` before counting its ``hits``."""
     wanted = [*build_requirements("uv", "poetry", "pipenv"), "iniconfig==2.1.0"]
     exact = locked_requirements("poetry", "pipenv")
-    root = make_index(tmp_path_factory.mktemp("loopback-index"), wanted, exact)
+    # Through the session's mirror of pip's index: what earlier builds
+    # fetched is not asked of the network again.
+    root = make_index(
+        tmp_path_factory.mktemp("loopback-index"),
+        wanted,
+        exact,
+        source=index_mirror.url + "/simple/",
+    )
     with FaultServer(root) as server:
         yield server

@@ -22,9 +22,10 @@ def test_pip_app_relocates_and_serves(
 ):
     app = copy_fixture("pip_app", tmp_path, python_version=runtime_archive.version)
     base = mirror_url if mirror == "http" else file_mirror_url
-    result = build_and_run(
-        app, tmp_path / "cache", tmp_path / "env", env=build_env(BUILDPACK_S3_BASE_URL=base)
-    )
+    # The machine's own pip settings (its index over the network, extra
+    # indexes, certificate), where other builds use the session's mirror of it.
+    env = build_env(index="configured", BUILDPACK_S3_BASE_URL=base)
+    result = build_and_run(app, tmp_path / "cache", tmp_path / "env", env=env)
     assert result.returncode == 0, result.log
     assert f"Installing Python {runtime_archive.version}" in result.stdout
     assert "entrypoints with /app shebangs:" in result.stdout

@@ -60,15 +60,19 @@ def locked_requirements(*tools: str) -> list[str]:
     ]
 
 
-def make_index(root: Path, wanted: list[str], exact: Sequence[str] = ()) -> Path:
+def make_index(
+    root: Path, wanted: list[str], exact: Sequence[str] = (), *, source: str | None = None
+) -> Path:
     """Download the wheels ``wanted`` needs, and the ``exact`` ones without
-    their dependencies, into ``root`` and index them."""
+    their dependencies, into ``root`` and index them: from the index at
+    ``source`` alone, else from the one pip is set up to use."""
     files = root / "files"
+    env = None if source is None else only_this_index(dict(os.environ), source, root)
     download = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:"]
-    subprocess.run([*download, "-d", files, *wanted], check=True)
+    subprocess.run([*download, "-d", files, *wanted], check=True, env=env)
     if exact:
-        subprocess.run([*download, "--no-deps", "-d", files, *exact], check=True)
-    pure_wheel_files.download(files)  # the PyPA wheels, as the lock names them
+        subprocess.run([*download, "--no-deps", "-d", files, *exact], check=True, env=env)
+    pure_wheel_files.download(files, env)  # the PyPA wheels, as the lock names them
     add_pages(root)
     return root
 

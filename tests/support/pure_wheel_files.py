@@ -21,9 +21,10 @@ def all_pinned() -> list[PureWheel]:
     return pinned(wheel_lock.load(root), pins, (3, 10))
 
 
-def download(dest: Path) -> dict[str, Path]:
+def download(dest: Path, env: dict[str, str] | None = None) -> dict[str, Path]:
     """project -> its pinned py3-none-any file in ``dest``, each checked
-    against the lock's sha256 (a test fails here if the lock is wrong)."""
+    against the lock's sha256 (a test fails here if the lock is wrong);
+    pip runs with ``env`` (default: this process's)."""
     wheels = all_pinned()
     subprocess.run(
         [
@@ -33,6 +34,7 @@ def download(dest: Path) -> dict[str, Path]:
             *(f"{w.project}=={w.version}" for w in wheels),
         ],
         check=True,
+        env=env,
     )
     found = {}
     for wheel in wheels:
