@@ -95,6 +95,9 @@ def compile_app(ctx: BuildContext) -> None:
     # Written before post_compile so the hook sees them, and again below.
     envfiles.write(ctx)
     dyno_env.write_profile_scripts(ctx.build_dir)
+    if ctx.deps is not None:
+        with ctx.report.timed("buildpack_dependencies"):
+            ctx.deps.settle()
     hooks.run_hook(ctx, "post_compile")
     # The hook may have installed more packages: repair after it, not before.
     guarantee_app_paths(ctx)

@@ -119,8 +119,9 @@ class Background:
             if os.getpriority(os.PRIO_PROCESS, self._proc.pid) > mine:
                 os.setpriority(os.PRIO_PROCESS, self._proc.pid, mine)
 
-    def wait_for(self, seconds: float) -> bool:
-        """True if the program has ended, waiting at most ``seconds``."""
+    def wait_for(self, seconds: float | None) -> bool:
+        """True if the program has ended, waiting at most ``seconds`` (None:
+        until it ends)."""
         self.hurry()
         try:
             self._proc.wait(timeout=seconds)

@@ -29,12 +29,14 @@ class Report:
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
-        """Record ``<phase>_duration`` in seconds, even when the phase fails."""
+        """Add to ``<phase>_duration`` the seconds this part of the phase
+        took, even when it fails (a phase may be timed in parts)."""
         start = time.monotonic()
         try:
             yield
         finally:
-            self.fields[f"{phase}_duration"] = round(time.monotonic() - start, 3)
+            key = f"{phase}_duration"
+            self.fields[key] = round(self.fields.get(key, 0) + time.monotonic() - start, 3)
 
     def save(self, cache_dir: Path) -> None:
         """Write the report into CACHE_DIR, which a hook may have deleted

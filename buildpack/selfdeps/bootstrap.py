@@ -353,6 +353,14 @@ class Dependencies:
     def _checked(self, target: Path) -> bool:
         return self.locked is not None and verified_tree.problem(target, self.locked) is None
 
+    def settle(self) -> None:
+        """Let the background fetch end (its result is taken by ``wait``):
+        it writes into CACHE_DIR, which a hook may remove or rewrite, and a
+        hook's ``rm -rf "$CACHE_DIR"`` racing with it fails on a directory
+        that is still being filled."""
+        if self._fetch is not None and not self.ready:
+            self._fetch.wait_for(None)
+
     def keep_fetched(self, *, within: float) -> None:
         """After a failed build: keep what the background fetch got, if it
         ends ``within`` seconds, so that the next build need not fetch it."""

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -246,6 +247,24 @@ def test_a_failed_build_does_not_wait_for_a_stalled_fetch(tmp_path):
         deps.abandon()
         assert deps._fetch._proc.poll() is not None
     assert not deps.ready and _deps_dirs(deps) == []
+
+
+def test_settle_waits_for_the_fetch_to_end_before_a_hook_runs(tmp_path):
+    """A post_compile hook may remove CACHE_DIR, where the fetch writes: the
+    build lets the fetch end first (and takes its result later)."""
+    with FaultServer(tmp_path) as stalled:
+        deps = _start_stalled_fetch(tmp_path, stalled)
+        settling = threading.Thread(target=deps.settle)
+        settling.start()
+        # The index holds the fetch until released, so settle cannot return yet.
+        settling.join(timeout=0.2)
+        assert settling.is_alive()
+        stalled.release_stalls()
+        settling.join(timeout=120)
+        assert not settling.is_alive()
+        assert deps._fetch is not None and deps._fetch._proc.poll() is not None
+        assert not deps.ready
+        deps.abandon()
 
 
 def test_abandon_stops_the_fetch_and_removes_its_partial(tmp_path):
