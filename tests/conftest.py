@@ -8,18 +8,20 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import shared
 from tests.support.builds import use_index_mirror
 from tests.support.fault_server import FaultServer
 from tests.support.index_proxy import IndexProxy
 from tests.support.lockfiles import LockedApps
-from tests.support.runtime_mirror import RuntimeArchive, pack_host_runtime
+from tests.support.runtime_mirror import RuntimeArchive, host_runtime_in, pack_host_runtime
 
 
 @pytest.fixture(scope="session", autouse=True)
 def index_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexProxy]:
     """pip's index mirrored on loopback for the session: the index builds
     fetch from unless they ask for the machine's (see builds.build_env)."""
-    work = tmp_path_factory.mktemp("index-mirror")
+    # Each worker serves its own, from files the workers share.
+    work = shared.root(tmp_path_factory) / "index-mirror"
     with IndexProxy(work) as proxy:
         use_index_mirror(proxy.url + "/simple/", work)
         yield proxy
@@ -28,7 +30,8 @@ def index_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexProx
 @pytest.fixture(scope="session")
 def runtime_archive(tmp_path_factory: pytest.TempPathFactory) -> RuntimeArchive:
     """The host interpreter packed once per session, with its .sha256, in a mirror dir."""
-    return pack_host_runtime(tmp_path_factory.mktemp("runtime-mirror"))
+    mirror = shared.made_once(tmp_path_factory, "runtime-mirror", pack_host_runtime)
+    return host_runtime_in(mirror)
 
 
 @pytest.fixture(scope="session")
@@ -49,4 +52,5 @@ def locked_apps(tmp_path_factory: pytest.TempPathFactory) -> LockedApps:
     """Fixture apps with lockfiles made by the real tools, once per session,
     for this interpreter's version (the one runtime_archive packs)."""
     version = ".".join(map(str, sys.version_info[:3]))
-    return LockedApps(tmp_path_factory.mktemp("locked-apps"), version)
+    # Shared by the workers: each lockfile and tool is made once (see LockedApps).
+    return LockedApps(shared.root(tmp_path_factory) / "locked-apps", version)

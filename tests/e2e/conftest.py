@@ -10,7 +10,7 @@ import pytest
 
 from buildpack.runtime.extract import extract_tar_stream
 from buildpack.runtime.zstd_stream import open_zstd_reader
-from tests.support import sandbox
+from tests.support import sandbox, shared
 from tests.support.builds import require_namespaces, use_pipless_python
 from tests.support.fault_server import FaultServer
 from tests.support.index_proxy import IndexProxy
@@ -110,11 +110,10 @@ def loopback_index(
     exact = locked_requirements("poetry", "pipenv")
     # Through the session's mirror of pip's index: what earlier builds
     # fetched is not asked of the network again.
-    root = make_index(
-        tmp_path_factory.mktemp("loopback-index"),
-        wanted,
-        exact,
-        source=index_mirror.url + "/simple/",
+    root = shared.made_once(
+        tmp_path_factory,
+        "loopback-index",
+        lambda root: make_index(root, wanted, exact, source=index_mirror.url + "/simple/"),
     )
     with FaultServer(root) as server:
         yield server

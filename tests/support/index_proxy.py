@@ -120,8 +120,9 @@ class IndexProxy:
                     if response.status_code == 404:
                         return None
                     response.raise_for_status()
-                    path.parent.mkdir(exist_ok=True)
-                    partial = path.with_name(path.name + ".partial")
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    # Another worker's mirror may fetch the same file at once.
+                    partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
                     with open(partial, "wb") as f:
                         shutil.copyfileobj(response.raw, f)
                     os.replace(partial, path)

@@ -13,6 +13,7 @@ checks with --deploy, so the lock and the build must see the same HOME:
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 from pip._internal.models.index import PyPI
 
 from buildpack.core.settings import Settings, buildpack_root
+from tests.support import shared
 from tests.support.builds import HostPython, build_env, copy_fixture
 from tests.support.loopback_index import only_this_index
 
@@ -104,12 +106,12 @@ class LockedApps:
     def lockfile(self, fixture: str, manager: str, version: str) -> Path:
         key = (fixture, manager, version)
         if key not in self._locks:
-            work = self.root / "locks" / f"{fixture}-{manager}-{version}"
-            shutil.rmtree(work, ignore_errors=True)
-            work.mkdir(parents=True)
-            app = self._prepared(fixture, work, manager)
-            self._lock(app, manager, version)
-            self._locks[key] = app / LOCKFILES[manager]
+            # Made once for every worker of the session (see tests/support/shared.py).
+            work = shared.make_at(
+                self.root / "locks" / f"{fixture}-{manager}-{version}",
+                lambda work: self._lock(self._prepared(fixture, work, manager), manager, version),
+            )
+            self._locks[key] = work / fixture / LOCKFILES[manager]
         return self._locks[key]
 
     def _prepared(self, fixture: str, dest: Path, manager: str) -> Path:
@@ -127,8 +129,16 @@ class LockedApps:
         return self._tools[key]
 
     def _install_tool(self, manager: str, version: str) -> Path:
-        dest = self.root / "tools" / f"{manager}-{version}"
-        shutil.rmtree(dest, ignore_errors=True)
+        dest = shared.make_at(
+            self.root / "tools" / f"{manager}-{version}",
+            lambda dest: self._install_tool_into(dest, manager, version),
+        )
+        program = dest / "bin" / manager
+        if not program.exists():
+            raise LockError(f"installing {manager}=={version} made no {program}")
+        return program
+
+    def _install_tool_into(self, dest: Path, manager: str, version: str) -> None:
         pip = [sys.executable, "-m", "pip"]
         quiet = ["--quiet", "--no-input", "--disable-pip-version-check"]
         if manager == "uv":
@@ -142,10 +152,6 @@ class LockedApps:
                 [*pip, "--python", python, "install", *quiet, f"{manager}=={version}"],
                 env=self._tool_env(),
             )
-        program = dest / "bin" / manager
-        if not program.exists():
-            raise LockError(f"installing {manager}=={version} made no {program}")
-        return program
 
     # --- locking ------------------------------------------------------------------
 
@@ -157,7 +163,8 @@ class LockedApps:
     def _lock(self, app: Path, manager: str, version: str) -> None:
         program = str(self.tool(manager, version))
         env = self._tool_env()
-        caches = self.root / "caches"
+        # Each worker's own: two tools running at once never share a cache.
+        caches = self.root / "caches" / os.environ.get("PYTEST_XDIST_WORKER", "main")
         if manager == "uv":
             env.update(
                 UV_CACHE_DIR=str(caches / "uv"),

@@ -39,6 +39,13 @@ def pack_host_runtime(
     return RuntimeArchive(path, version, path.with_name(path.name + ".sha256"), mirror_dir)
 
 
+def host_runtime_in(mirror_dir: Path) -> RuntimeArchive:
+    """The archive pack_host_runtime made of this interpreter in ``mirror_dir``."""
+    version = ".".join(map(str, sys.version_info[:3]))
+    [path] = mirror_dir.glob(f"python-{version}-*.tar.zst")
+    return RuntimeArchive(path, version, path.with_name(path.name + ".sha256"), mirror_dir)
+
+
 def publish_as(archive: RuntimeArchive, mirror_dir: Path, *, ubuntu: str) -> RuntimeArchive:
     """The same archive in ``mirror_dir`` under the name of another Ubuntu
     release (its contents do not depend on it), with a .sha256 to match."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import shared
 from tests.support.builds import (
     ROOT,
     BuildResult,
@@ -157,23 +158,23 @@ class Sandbox:
         )
 
 
-# Made once per test session and copied by each test that needs one.
-_SESSION_CACHES: dict[tuple[str, str], Path] = {}
+# Made once per test session (by all of its workers: see shared.py) and
+# copied by each test that needs one.
 
 
 def good_cache(factory: pytest.TempPathFactory, python_version: str, mirror_url: str) -> Path:
     """CACHE_DIR after one successful build: the runtime tree and its metadata,
     the buildpack's own dependencies, pip's download cache."""
-    key = ("good", mirror_url)
-    if key not in _SESSION_CACHES:
-        box = Sandbox.create(factory.mktemp("good-cache"), python_version=python_version)
+
+    def make(root: Path) -> None:
+        box = Sandbox.create(root, python_version=python_version)
         result = box.build(box.env(BUILDPACK_S3_BASE_URL=mirror_url), ["true"])
         assert result.returncode == 0, result.log
         assert (box.cache / ".heroku/cache.json").is_file(), result.log
         assert list(box.cache.glob(".heroku/buildpack-deps/*/.complete")), result.log
         shutil.rmtree(box.cache / "build-data")
-        _SESSION_CACHES[key] = box.cache
-    return _SESSION_CACHES[key]
+
+    return shared.made_once(factory, "good-cache", make) / "cache"
 
 
 def deps_cache(factory: pytest.TempPathFactory, mirror_url: str) -> Path:
@@ -181,9 +182,9 @@ def deps_cache(factory: pytest.TempPathFactory, mirror_url: str) -> Path:
     Python version asked for is not on the mirror) but kept the buildpack's
     own dependencies it fetched meanwhile: nothing else in it, so every later
     step starts from scratch."""
-    key = ("deps", mirror_url)
-    if key not in _SESSION_CACHES:
-        box = Sandbox.create(factory.mktemp("deps-cache"), python_version="3.12.99")
+
+    def make(root: Path) -> None:
+        box = Sandbox.create(root, python_version="3.12.99")
         # A host python3 with pip: it names pip's index before any runtime is
         # installed. A pip-less one learns it from the runtime's bundled pip,
         # so with no runtime to install it would fetch nothing.
@@ -192,25 +193,25 @@ def deps_cache(factory: pytest.TempPathFactory, mirror_url: str) -> Path:
         assert "Python 3.12.99 is not available" in result.stderr, result.log
         assert list(box.cache.glob(".heroku/buildpack-deps/*/.complete")), result.log
         shutil.rmtree(box.cache / "build-data")
-        _SESSION_CACHES[key] = box.cache
-    return _SESSION_CACHES[key]
+
+    return shared.made_once(factory, "deps-cache", make) / "cache"
 
 
 def warm_cache(factory: pytest.TempPathFactory, python_version: str, mirror_url: str) -> Path:
     """The good cache without the runtime tree: what a build that ended before
     saving leaves. Builds on it download the runtime and run every step, but
     skip bootstrapping the buildpack and downloading wheels again."""
-    key = ("warm", mirror_url)
-    if key not in _SESSION_CACHES:
-        cache = factory.mktemp("warm-cache") / "cache"
+
+    def make(root: Path) -> None:
+        cache = root / "cache"
         shutil.copytree(good_cache(factory, python_version, mirror_url), cache, symlinks=True)
         (cache / ".heroku/cache.json").unlink()
         shutil.rmtree(cache / ".heroku/python")
         # Without the pip seed, pip is fetched from the index again, so the
         # interruption tests can hold a build in its pip bootstrap.
         shutil.rmtree(cache / ".heroku/pip-seeds", ignore_errors=True)
-        _SESSION_CACHES[key] = cache
-    return _SESSION_CACHES[key]
+
+    return shared.made_once(factory, "warm-cache", make) / "cache"
 
 
 def _tool_homes() -> dict[str, str]:

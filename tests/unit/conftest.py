@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import pure_wheel_files as pure_wheel_files_module
+from tests.support import shared
 from tests.unit.wheel_factory import Index, QuietHandler
 
 # Real packages for the steps that run them (collectstatic, NLTK), pinned so
@@ -24,7 +25,11 @@ APP_PACKAGES = ("Django==5.2.19", "nltk==3.10.4")
 @pytest.fixture(scope="session")
 def app_python_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Python home (a venv) with Django and nltk installed from the package index."""
-    home = tmp_path_factory.mktemp("app-python") / "python"
+    return shared.made_once(tmp_path_factory, "app-python", _install_app_packages) / "python"
+
+
+def _install_app_packages(root: Path) -> None:
+    home = root / "python"
     subprocess.run([sys.executable, "-m", "venv", str(home)], check=True)
     install = subprocess.run(
         [
@@ -45,7 +50,6 @@ def app_python_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.fail(
             "could not install the test app's packages:\n" + install.stdout + install.stderr
         )
-    return home
 
 
 @pytest.fixture
