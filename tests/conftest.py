@@ -3,8 +3,12 @@ and fixture apps locked by the real package managers."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,16 +19,41 @@ from tests.support.index_proxy import IndexProxy
 from tests.support.lockfiles import LockedApps
 from tests.support.runtime_mirror import RuntimeArchive, host_runtime_in, pack_host_runtime
 
+# The mirror's address, for the test workers, which the controller starts.
+_MIRROR_URL = "TESTS_INDEX_MIRROR_URL"
+_MIRROR_KEY = pytest.StashKey[tuple[IndexProxy, Path]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Serve pip's index mirrored on loopback (see index_proxy) from the
+    process that runs the session: with xdist the controller, which starts
+    the workers after this, so that every build of the session, in any
+    worker, sees the same index address (Pipenv checks its lockfile's hash
+    against it)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    work = Path(tempfile.mkdtemp(prefix="index-mirror-"))
+    proxy = IndexProxy(work).__enter__()
+    config.stash[_MIRROR_KEY] = (proxy, work)
+    os.environ[_MIRROR_URL] = proxy.url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _MIRROR_KEY in config.stash:
+        proxy, work = config.stash[_MIRROR_KEY]
+        proxy.__exit__(None, None, None)
+        shutil.rmtree(work, ignore_errors=True)
+        os.environ.pop(_MIRROR_URL, None)
+
 
 @pytest.fixture(scope="session", autouse=True)
-def index_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexProxy]:
-    """pip's index mirrored on loopback for the session: the index builds
-    fetch from unless they ask for the machine's (see builds.build_env)."""
-    # Each worker serves its own, from files the workers share.
-    work = shared.root(tmp_path_factory) / "index-mirror"
-    with IndexProxy(work) as proxy:
-        use_index_mirror(proxy.url + "/simple/", work)
-        yield proxy
+def index_mirror(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of pip's index mirrored on loopback for the session: the
+    index builds fetch from unless they ask for the machine's (see
+    builds.build_env)."""
+    url = os.environ[_MIRROR_URL]
+    use_index_mirror(url + "/simple/", shared.root(tmp_path_factory))
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,14 @@
 """The buildpack's own dependencies, for the interpreter that runs it.
 
-Standard library only: this runs before zstandard, requests and PyYAML exist.
-They are installed once per interpreter and pin set into CACHE_DIR (the only
-directory that persists between Heroku builds) and put on sys.path, never into
-the app's Python or the system's site-packages.
+Standard library only: this runs before zstandard, requests and PyYAML exist. They are
+installed once per interpreter and pin set into CACHE_DIR (the only directory that persists
+between Heroku builds) and put on sys.path, never into the app's Python or the system's.
 
-Every package is pinned in buildpack.toml and locked in buildpack-locks.json.
-First the PyPA libraries (packaging, installer, tomli) come as wheel files
-imported as they are (pure_wheels); with them, the rest are fetched from the
-index pip would use and unpacked in the background while the build goes on:
-about a second, where running pip takes three or more. pip, the host's or
-the runtime's bundled one, is the fallback for whatever that path cannot do.
+Every package is pinned in buildpack.toml and locked in buildpack-locks.json. First the PyPA
+libraries (packaging, installer, tomli) come as wheel files imported as they are
+(pure_wheels); with them, the rest are fetched from the index pip would use and unpacked in
+the background while the build goes on: about a second, where running pip takes three or
+more. pip, the host's or the runtime's bundled one, is the fallback for what that cannot do.
 """
 
 from __future__ import annotations
@@ -35,8 +33,7 @@ from buildpack.selfdeps.wheel_lock import LockedFile
 DEPS_DIR = Path(".heroku/buildpack-deps")
 # Bump when the directory's layout changes: older ones are then left alone.
 _LAYOUT = "v2"
-# Installer settings a user may need for a private or mirrored index, and
-# the download time budget (runtime.download_settings).
+# Installer settings for a private or mirrored index, and the download budget (download_settings).
 INDEX_VARS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_CERT")
 
 
@@ -354,10 +351,7 @@ class Dependencies:
         return self.locked is not None and verified_tree.problem(target, self.locked) is None
 
     def settle(self) -> None:
-        """Let the background fetch end (its result is taken by ``wait``):
-        it writes into CACHE_DIR, which a hook may remove or rewrite, and a
-        hook's ``rm -rf "$CACHE_DIR"`` racing with it fails on a directory
-        that is still being filled."""
+        """Let the fetch, writing into CACHE_DIR, end before a hook may remove it."""
         if self._fetch is not None and not self.ready:
             self._fetch.wait_for(None)
 

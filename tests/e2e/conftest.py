@@ -13,7 +13,6 @@ from buildpack.runtime.zstd_stream import open_zstd_reader
 from tests.support import sandbox, shared
 from tests.support.builds import require_namespaces, use_pipless_python
 from tests.support.fault_server import FaultServer
-from tests.support.index_proxy import IndexProxy
 from tests.support.loopback_index import build_requirements, locked_requirements, make_index
 from tests.support.runtime_mirror import RuntimeArchive
 from tests.support.source_runtime import SourceRuntime
@@ -99,7 +98,7 @@ def installed_313(tmp_path_factory: pytest.TempPathFactory, source_runtime: Sour
 
 @pytest.fixture(scope="session")
 def loopback_index(
-    tmp_path_factory: pytest.TempPathFactory, index_mirror: IndexProxy
+    tmp_path_factory: pytest.TempPathFactory, index_mirror: str
 ) -> Iterator[FaultServer]:
     """A package index on loopback (see tests/support/loopback_index.py) with
     what the example builds fetch through pip's index: pip, the buildpack's
@@ -113,7 +112,7 @@ def loopback_index(
     root = shared.made_once(
         tmp_path_factory,
         "loopback-index",
-        lambda root: make_index(root, wanted, exact, source=index_mirror.url + "/simple/"),
+        lambda root: make_index(root, wanted, exact, source=index_mirror + "/simple/"),
     )
     with FaultServer(root) as server:
         yield server
