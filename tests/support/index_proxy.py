@@ -121,7 +121,7 @@ class IndexProxy:
                         return None
                     response.raise_for_status()
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    # Named per process: a mirror left by an interrupted session never collides.
+                    # Written aside and renamed: a reader never sees half a file.
                     partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
                     with open(partial, "wb") as f:
                         shutil.copyfileobj(response.raw, f)
