@@ -264,10 +264,11 @@ class BuildCache:
         """True when the installer would provably change nothing: the cached
         tree came from a successful run with identical inputs."""
         assert self.key is not None, "restore() first"
-        self.inputs = install_inputs.compute(
-            ctx, self.key.package_manager, installer, self.key.python_version
-        )
         previous = self.previous
+        found = previous.plain_inputs(ctx.settings.buildpack_version) if previous else None
+        self.inputs = install_inputs.compute(
+            ctx, self.key.package_manager, installer, self.key.python_version, found_plain=found
+        )
         skip = (
             installer.SKIP_INSTALL_WHEN_UNCHANGED
             and self.status == REUSED

@@ -43,6 +43,11 @@ class Metadata:
     app_refs: tuple[str, ...]
     buildpack_version: str = ""
 
+    def plain_inputs(self, buildpack_version: str) -> str | None:
+        """install_inputs, if written by ``buildpack_version``: inputs that
+        version found to decide the install (see install_inputs.compute)."""
+        return self.install_inputs if self.buildpack_version == buildpack_version else None
+
     def to_json(self) -> str:
         data: dict[str, Any] = {
             "format": FORMAT,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,10 @@ class ManagerInputs:
     # The subset whose change must discard the cached tree, because the
     # installer would not remove what they no longer list.
     discard_files: dict[str, str] = field(default_factory=dict)
+    # More reasons, costly to find (pip parses every requirement); the
+    # answer depends on the files alone, so it is not asked again for the
+    # very inputs the cached build found plain.
+    more_not_plain: Callable[[], list[str]] | None = None
 
 
 @dataclass
@@ -71,8 +75,18 @@ class InstallInputs:
 
 
 def compute(
-    ctx: BuildContext, manager: str, installer: Installer, python_version: str
+    ctx: BuildContext,
+    manager: str,
+    installer: Installer,
+    python_version: str,
+    *,
+    found_plain: str | None = None,
 ) -> InstallInputs:
+    """The digest of what decides the install, and why it may not decide it.
+
+    ``found_plain`` is the digest a build of this buildpack version found
+    plain (the cached build's), if any.
+    """
     env = ctx.build_env()
     own = installer.install_inputs(ctx)
     files = dict(own.files)
@@ -95,6 +109,11 @@ def compute(
         "files": dict(sorted(files.items())),
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    if own.more_not_plain is not None:
+        reuse = digest == found_plain
+        if not reuse:
+            not_plain.extend(own.more_not_plain())
+        ctx.report.set("dependency_files_checked", "cache" if reuse else "parsed")
     return InstallInputs(digest=digest, files=files, not_plain=not_plain)
 
 

@@ -173,5 +173,8 @@ def install_inputs(ctx: BuildContext) -> ManagerInputs:
     """pip never uninstalls: a changed requirement file discards the cache."""
     reqs = requirements_files.collect(ctx.build_dir, requirement_files(ctx))
     return ManagerInputs(
-        files=dict(reqs.hashes), not_plain=list(reqs.not_plain), discard_files=dict(reqs.hashes)
+        files=dict(reqs.hashes),
+        not_plain=list(reqs.not_plain),
+        discard_files=dict(reqs.hashes),
+        more_not_plain=reqs.names_not_plain,
     )

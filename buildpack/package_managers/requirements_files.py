@@ -71,12 +71,30 @@ class RequirementFiles:
     # "requirements/base.txt") or absolute outside it; the value is its sha256,
     # MISSING, or REMOTE for an http(s) include that cannot be hashed here.
     hashes: dict[str, str] = field(default_factory=dict)
-    # Why pip's result may differ with identical files; empty when it cannot.
+    # Why pip's result may differ with identical files, as far as the files'
+    # options, includes and variables tell; the requirements themselves are
+    # looked at by names_not_plain().
     not_plain: list[str] = field(default_factory=list)
+    # Every requirement line: (the file's key, the requirement).
+    requirements: list[tuple[str, str]] = field(default_factory=list)
+
+    def names_not_plain(self) -> list[str]:
+        """Why some requirements may change without the files changing: each
+        one not by name, or naming what may be a local file. The costly part
+        (packaging parses each one), so it is asked for only when needed."""
+        found = []
+        for key, spec in self.requirements:
+            name = named_requirement(spec)
+            if name is None:
+                found.append(f"{key}: not a requirement by name: {spec}")
+            elif name.lower().endswith(_ARCHIVE_SUFFIXES):
+                # pip installs "foo.zip" or "foo-1.0.tar.gz" from a file when one exists.
+                found.append(f"{key}: may name a local file: {spec}")
+        return found
 
     @property
     def plain(self) -> bool:
-        return not self.not_plain
+        return not self.not_plain and not self.names_not_plain()
 
 
 def collect(app_dir: Path, roots: list[str]) -> RequirementFiles:
@@ -143,7 +161,7 @@ def _parse_line(
         # pip substitutes environment variables; the file alone does not say what.
         result.not_plain.append(f"{key}: uses an environment variable: {line}")
     if not line.startswith("-"):
-        _check_requirement(line, result, key)
+        _add_requirement(line, result, key)
         return
     try:
         tokens = shlex.split(line)
@@ -211,15 +229,10 @@ def _include(
     _visit(app_dir, target, result, seen, depth + 1)
 
 
-def _check_requirement(line: str, result: RequirementFiles, key: str) -> None:
+def _add_requirement(line: str, result: RequirementFiles, key: str) -> None:
     # Per-requirement options (--hash=..., --config-settings) follow the spec.
     spec = re.split(r"\s+--?[A-Za-z]", line, maxsplit=1)[0].strip()
-    name = named_requirement(spec)
-    if name is None:
-        result.not_plain.append(f"{key}: not a requirement by name: {spec}")
-    elif name.lower().endswith(_ARCHIVE_SUFFIXES):
-        # pip installs "foo.zip" or "foo-1.0.tar.gz" from a file when one exists.
-        result.not_plain.append(f"{key}: may name a local file: {spec}")
+    result.requirements.append((key, spec))
 
 
 def named_requirement(spec: str) -> str | None:

@@ -78,6 +78,8 @@ def _assert_reused_and_skipped(result: BuildResult, cache_dir: Path) -> None:
     assert fields["package_manager_install_skipped"] is True
     assert fields["pip_install_source"] == "cache"
     assert fields["buildpack_dependencies_source"] == "cache"
+    # The requirements were found plain by the build that saved the cache.
+    assert fields["dependency_files_checked"] == "cache"
 
 
 def _assert_cache_complete(cache_dir: Path) -> dict:

@@ -788,3 +788,55 @@ def test_a_restore_that_fails_midway_builds_without_the_cache(tmp_path, monkeypa
     # The cache itself was not touched: it stays whole and described.
     assert (ctx.cache_dir / cache.METADATA).is_file()
     assert (ctx.cache_dir / cache.TREE / "bin" / "python").is_file()
+
+
+# --- the cached build's verdict on pip's requirements ----------------------------
+
+
+def _rebuild(captured: Captured, requirements: str | None = None) -> bool:
+    _new_build_dir(captured, f"build{len(list(captured.ctx.build_dir.parent.iterdir())) + 1}")
+    ctx = captured.ctx
+    if requirements is not None:
+        (ctx.build_dir / "requirements.txt").write_text(requirements)
+    ctx.report.fields.pop("dependency_files_checked", None)
+    session = BuildCache.open(ctx)
+    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
+    try:
+        return session.skip_install(ctx, pip)
+    finally:
+        session.lock.release()
+
+
+def test_unchanged_requirements_are_not_parsed_again(tmp_path, monkeypatch):
+    captured = _ctx(tmp_path)
+    _build(captured)
+    assert captured.ctx.report.fields["dependency_files_checked"] == "parsed"
+
+    def parse(spec: str) -> str | None:
+        raise AssertionError(f"parsed {spec!r} again")
+
+    # The files are byte for byte those the cached build found plain.
+    monkeypatch.setattr(requirements_files, "named_requirement", parse)
+    assert _rebuild(captured)
+    assert captured.ctx.report.fields["dependency_files_checked"] == "cache"
+
+
+def test_requirements_are_parsed_again_when_another_input_changed(tmp_path):
+    captured = _ctx(tmp_path)
+    _build(captured)
+    # The same files, a new pip setting: the cached tree is kept, but the
+    # verdict belongs to other inputs.
+    captured.ctx.config.values.update(PIP_NO_BINARY="x")
+    assert not _rebuild(captured)
+    assert captured.ctx.report.fields["dependency_files_checked"] == "parsed"
+
+
+def test_another_buildpack_versions_verdict_is_not_reused(tmp_path):
+    captured = _ctx(tmp_path)
+    _build(captured)
+    metadata = captured.ctx.cache_dir / cache.METADATA
+    data = json.loads(metadata.read_text())
+    data["buildpack_version"] = "0.0.1-elsewhere"
+    metadata.write_text(json.dumps(data))
+    assert _rebuild(captured)  # the same inputs: still skipped, once parsed
+    assert captured.ctx.report.fields["dependency_files_checked"] == "parsed"
