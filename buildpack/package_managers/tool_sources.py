@@ -71,7 +71,8 @@ def install_from_lock(
             ctx, name, f"Installing {name} from the buildpack's lock did not work ({exc})"
         )
         return None
-    if tool_wheels.present(ctx, plan).files:
+    fetching = bool(tool_wheels.present(ctx, plan).files)
+    if fetching:
         ctx.out.step(f"Installing {name}")
     else:
         ctx.out.step(f"Using cached {name} (its wheels, checked against the buildpack's lock)")
@@ -84,15 +85,15 @@ def install_from_lock(
         if not (venv / "bin" / executable).is_file():
             raise OSError(f"the locked wheels installed no bin/{executable}")
     except (package_index.IndexUnavailable, wheel_install.WheelError, OSError) as exc:
-        _say_pip_instead(
-            ctx, name, f"Installing {name} from the buildpack's lock did not work ({exc})"
-        )
+        why = f"Installing {name} from the buildpack's lock did not work ({exc})"
+        _say_pip_instead(ctx, name, why, step=not fetching)
         return None
     return "cache" if cached else "index"
 
 
-def _say_pip_instead(ctx: BuildContext, name: str, why: str) -> None:
-    ctx.out.step(f"Installing {name}")
+def _say_pip_instead(ctx: BuildContext, name: str, why: str, *, step: bool = True) -> None:
+    if step:  # unless the step is already "Installing" it
+        ctx.out.step(f"Installing {name}")
     ctx.out.info(
         f"{why}; using pip. Nothing can check what pip installs, so no later build reuses it."
     )

@@ -171,3 +171,5 @@ def test_a_locked_file_with_other_bytes_fails_poetrys_install_cleanly(
         f"({cleo.name} does not match the sha256 it should have); using pip"
     ) in result.stdout, result.log
     assert "THESE PACKAGES DO NOT MATCH THE HASHES" in result.stdout, result.log
+    # One step for the whole install, the lock's and then pip's.
+    assert result.stdout.count(f"-----> Installing Poetry {version}\n") == 1, result.log
