@@ -473,9 +473,15 @@ def test_restore_repoints_install_records_to_the_new_build_dir(tmp_path):
 def _skips_after(tmp_path: Path, change) -> bool:
     captured = _ctx(tmp_path)
     _build(captured)
+    return _rebuild(captured, change)
+
+
+def _rebuild(captured: Captured, change=lambda ctx: None) -> bool:
+    """The next build, after ``change``: whether it skips the installer."""
     _new_build_dir(captured, "build2")
     ctx = captured.ctx
     change(ctx)
+    ctx.report.fields.pop("dependency_files_checked", None)
     session = BuildCache.open(ctx)
     session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
     try:
@@ -793,20 +799,6 @@ def test_a_restore_that_fails_midway_builds_without_the_cache(tmp_path, monkeypa
 # --- the cached build's verdict on pip's requirements ----------------------------
 
 
-def _rebuild(captured: Captured, requirements: str | None = None) -> bool:
-    _new_build_dir(captured, f"build{len(list(captured.ctx.build_dir.parent.iterdir())) + 1}")
-    ctx = captured.ctx
-    if requirements is not None:
-        (ctx.build_dir / "requirements.txt").write_text(requirements)
-    ctx.report.fields.pop("dependency_files_checked", None)
-    session = BuildCache.open(ctx)
-    session.restore(ctx, cache_key.build_key(ctx, "pip", pip, "3.13.5"))
-    try:
-        return session.skip_install(ctx, pip)
-    finally:
-        session.lock.release()
-
-
 def test_unchanged_requirements_are_not_parsed_again(tmp_path, monkeypatch):
     captured = _ctx(tmp_path)
     _build(captured)
@@ -826,8 +818,7 @@ def test_requirements_are_parsed_again_when_another_input_changed(tmp_path):
     _build(captured)
     # The same files, a new pip setting: the cached tree is kept, but the
     # verdict belongs to other inputs.
-    captured.ctx.config.values.update(PIP_NO_BINARY="x")
-    assert not _rebuild(captured)
+    assert not _rebuild(captured, lambda ctx: ctx.config.values.update(PIP_NO_BINARY="x"))
     assert captured.ctx.report.fields["dependency_files_checked"] == "parsed"
 
 
