@@ -34,8 +34,10 @@ check it, so it is made again without a word of distrust.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +45,7 @@ from buildpack.cache import cache_guard
 from buildpack.core import fs, safe_fs, tool_names
 from buildpack.core.context import BuildContext
 from buildpack.package_managers import venv_check
-from buildpack.selfdeps import verified_tree
+from buildpack.selfdeps import tree_scan, verified_tree
 
 if TYPE_CHECKING:
     from buildpack.package_managers.tools import ToolVersion
@@ -89,16 +91,29 @@ def reuse(ctx: BuildContext, tv: ToolVersion, final: Path, *, executable: str) -
         fs.remove_tree(final)  # pip made it: nothing can check it
         return False
     minor = tools.runtime_tag(ctx).removeprefix("python")
-    try:
-        plan = locked_venv.plan(ctx, tv.tool, tv.version, tools.app_index(ctx), minor)
-        if tool_wheels.present(ctx, plan).files:
-            # The store lost wheels: the venv is made again from the lock.
-            fs.remove_tree(final)
-            return False
-        with tool_wheels.fetched(ctx, plan) as (wheels, _):
-            why = problem(final, wheels, app_python=ctx.python, minor=minor, executable=executable)
-    except (tool_lock.LockUnusable, package_index.IndexUnavailable, wheel_install.WheelError):
-        # The install that follows says why it cannot use the lock.
+    # Reading and hashing the venv's files, the check's longest part, goes
+    # on in a thread while the lock and the wheels are read (a link or a
+    # file at ``final`` is not read: problem() says what it is).
+    scanning = tree_scan.started(final) if safe_fs.describe(final) is None else None
+    why, lost = None, False  # lost: made again without a word of distrust
+    with scanning or contextlib.nullcontext() as scanned:
+        try:
+            plan = locked_venv.plan(ctx, tv.tool, tv.version, tools.app_index(ctx), minor)
+            if tool_wheels.present(ctx, plan).files:
+                lost = True  # the store lost wheels: the venv is made again from the lock
+            else:
+                with tool_wheels.fetched(ctx, plan) as (wheels, _):
+                    why = problem(
+                        final,
+                        wheels,
+                        app_python=ctx.python,
+                        minor=minor,
+                        executable=executable,
+                        scanned=scanned,
+                    )
+        except (tool_lock.LockUnusable, package_index.IndexUnavailable, wheel_install.WheelError):
+            lost = True  # the install that follows says why it cannot use the lock
+    if lost:
         fs.remove_tree(final)
         return False
     if why is not None:
@@ -116,12 +131,18 @@ def reuse(ctx: BuildContext, tv: ToolVersion, final: Path, *, executable: str) -
 
 
 def problem(
-    final: Path, wheels: list[Path], *, app_python: Path, minor: str, executable: str
+    final: Path,
+    wheels: list[Path],
+    *,
+    app_python: Path,
+    minor: str,
+    executable: str,
+    scanned: tree_scan.Scan | None = None,
 ) -> str | None:
     """Why ``final`` is not exactly the venv made from ``wheels`` (each
     checked against the lock) for ``app_python``, or None, once its
-    bytecode is removed. Raises WheelError for a wheel the buildpack would
-    not install."""
+    bytecode is removed (``scanned``: its listing, begun earlier). Raises
+    WheelError for a wheel the buildpack would not install."""
     from buildpack.selfdeps import wheel_install
 
     site = f"venv/lib/python{minor}/site-packages"
@@ -132,7 +153,7 @@ def problem(
     files: dict[str, str] = {}
     bytecode: set[str] = set()
 
-    def accept(rel: str, mode: int) -> bool:
+    def accept(rel: str) -> bool:
         inner = rel.removeprefix(site + "/")
         if inner == rel:
             return False
@@ -150,12 +171,15 @@ def problem(
             return "it is not a directory of the buildpack's"
         python = str(final / "venv" / "bin" / "python")
         for wheel in wheels:
-            for placed, sha256 in verified_tree.members(wheel):
-                if not placed.startswith("bin/"):  # its scripts: below, as written
-                    files[f"{site}/{placed}"] = sha256
-            for name, data in wheel_install.scripts_written(wheel, python).items():
-                made[f"venv/bin/{name}"] = data
-        verified_tree.check_tree(final, files, made=made, links=links, accept=accept)
+            with zipfile.ZipFile(wheel) as zf:  # opened once, for both
+                for placed, sha256 in verified_tree.members(wheel, zf):
+                    if not placed.startswith("bin/"):  # its scripts: below, as written
+                        files[f"{site}/{placed}"] = sha256
+                for name, data in wheel_install.scripts_written(wheel, python, zf).items():
+                    made[f"venv/bin/{name}"] = data
+        verified_tree.check_tree(
+            final, files, made=made, links=links, accept=accept, scanned=scanned
+        )
         if not venv_check.is_executable(final / "venv" / "bin" / executable):
             return f"venv/bin/{executable} is not executable"
         # The files only: removing a directory costs far more here, and an

@@ -21,23 +21,23 @@ any (``sys.dont_write_bytecode``), and a planted ``.pyc`` fails the check.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import hashlib
 import io
 import os
-import stat
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 from buildpack.core import safe_fs
+from buildpack.selfdeps import tree_scan
 from buildpack.selfdeps.wheel_lock import LockedFile
 
 WHEELS = ".wheels"
 COMPLETE = ".complete"
 # Written by installers into .dist-info, read by no import.
 _INSTALLER_METADATA = frozenset({"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"})
-_CHUNK = 1024 * 1024
 
 
 class Untrusted(Exception):
@@ -61,21 +61,14 @@ def problem(target: Path, locked: list[LockedFile]) -> str | None:
 
 def sha256_file(path: Path) -> str:
     """The sha256 of the regular file at ``path``, never through a link."""
-    digest = hashlib.sha256()
-    # Unbuffered: a venv has thousands of small files, read once each.
-    fd = safe_fs.open_nofollow(path, os.O_RDONLY)
-    try:
-        while chunk := os.read(fd, _CHUNK):
-            digest.update(chunk)
-    finally:
-        os.close(fd)
-    return digest.hexdigest()
+    return tree_scan.sha256_file(path)
 
 
-def members(wheel: Path) -> Iterator[tuple[str, str]]:
+def members(wheel: Path, opened: zipfile.ZipFile | None = None) -> Iterator[tuple[str, str]]:
     """(path where ``unpack_into_target`` puts it, sha256 hex) for every file
-    of ``wheel``, from its RECORD; its own RECORD left out."""
-    with zipfile.ZipFile(wheel) as zf:
+    of ``wheel`` (read from ``opened``, when the caller has it open), from
+    its RECORD; its own RECORD left out."""
+    with contextlib.nullcontext(opened) if opened is not None else zipfile.ZipFile(wheel) as zf:
         tops = {name.split("/", 1)[0] for name in zf.namelist()}
         [dist_info] = [top for top in tops if top.endswith(".dist-info")]
         data_dir = dist_info.removesuffix(".dist-info") + ".data"
@@ -92,9 +85,9 @@ def members(wheel: Path) -> Iterator[tuple[str, str]]:
 
 
 def _placed(name: str, data_dir: str) -> str:
-    parts = PurePosixPath(name).parts
-    if parts[0] != data_dir:
+    if not name.startswith(f"{data_dir}/"):
         return name
+    parts = PurePosixPath(name).parts
     if len(parts) >= 3 and parts[1] in ("purelib", "platlib"):
         return "/".join(parts[2:])
     if len(parts) >= 3 and parts[1] == "scripts":
@@ -116,7 +109,7 @@ def _check(target: Path, locked: list[LockedFile]) -> None:
     check_tree(
         target,
         expected,
-        accept=lambda rel, mode: rel == COMPLETE or installer_metadata(rel),
+        accept=lambda rel: rel == COMPLETE or installer_metadata(rel),
         leave_out=WHEELS,
     )
 
@@ -127,56 +120,53 @@ def check_tree(
     *,
     made: Mapping[str, bytes] | None = None,
     links: Mapping[str, str] | None = None,
-    accept: Callable[[str, int], bool] = lambda rel, mode: False,
+    accept: Callable[[str], bool] = lambda rel: False,
     leave_out: str = "",
+    scanned: tree_scan.Scan | None = None,
 ) -> None:
     """Raise Untrusted unless everything under ``root`` (but its top-level
     ``leave_out``) is accounted for, and nothing of it missing: a member of
     ``files`` (relative path -> sha256 hex, from a checked wheel's RECORD),
     byte for byte; a file the buildpack writes itself (``made``: path ->
     its exact bytes); a link of ``links``, to exactly its target; or another
-    regular file ``accept`` takes (given its path and lstat mode; it may
-    raise Untrusted itself). Directories hold only what is checked."""
+    regular file ``accept`` takes (given its path; it may raise Untrusted
+    itself). Directories hold only what is checked. ``scanned``: the
+    listing of ``root``, begun earlier (tree_scan.started), else made now."""
     made = made or {}
     links = links or {}
     seen = set()
-    for rel, mode in _walk(root, leave_out):
-        if stat.S_ISLNK(mode) and rel in links:
+    if scanned is None:
+        entries = tree_scan.scan(root, leave_out)
+    elif (scanned.root, scanned.leave_out) == (root, leave_out):
+        entries = scanned.entries()
+    else:
+        raise ValueError(f"the scan is of {scanned.root} without {scanned.leave_out!r}")
+    for entry in entries:
+        rel = entry.rel
+        if entry.kind == tree_scan.LINK and rel in links:
             if os.readlink(root / rel) != links[rel]:
                 raise Untrusted(f"{rel} links somewhere the buildpack does not")
             seen.add(rel)
-        elif stat.S_ISLNK(mode):
+        elif entry.kind == tree_scan.LINK:
             raise Untrusted(f"{rel} is a symbolic link")
-        elif stat.S_ISDIR(mode):
+        elif entry.kind == tree_scan.DIR:
             continue
-        elif not stat.S_ISREG(mode):
+        elif entry.kind != tree_scan.FILE:
             raise Untrusted(f"{rel} is not a regular file")
-        elif rel in files:
-            if sha256_file(root / rel) != files[rel]:
-                raise Untrusted(f"{rel} differs from the locked wheel's")
+        elif rel in files or rel in made:
+            if entry.error is not None:
+                raise entry.error
+            if rel in files:
+                if entry.sha256 != files[rel]:
+                    raise Untrusted(f"{rel} differs from the locked wheel's")
+            elif entry.sha256 != hashlib.sha256(made[rel]).hexdigest():
+                raise Untrusted(f"{rel} is not what the buildpack writes there")
             seen.add(rel)
-        elif rel in made:
-            with open(safe_fs.open_nofollow(root / rel, os.O_RDONLY), "rb") as f:
-                if f.read(len(made[rel]) + 1) != made[rel]:
-                    raise Untrusted(f"{rel} is not what the buildpack writes there")
-            seen.add(rel)
-        elif not accept(rel, mode):
+        elif not accept(rel):
             raise Untrusted(f"{rel} is in no locked wheel")
     missing = sorted({*files, *made, *links} - seen)
     if missing:
         raise Untrusted(f"{missing[0]} is missing")
-
-
-def _walk(target: Path, leave_out: str) -> Iterator[tuple[str, int]]:
-    """(relative path, lstat mode) of everything under ``target`` but its
-    top-level ``leave_out``; never through a link."""
-    for dirpath, dirnames, filenames in os.walk(target):
-        rel_dir = os.path.relpath(dirpath, target)
-        if rel_dir == "." and leave_out:
-            dirnames[:] = [d for d in dirnames if d != leave_out]
-        for name in dirnames + filenames:
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            yield rel, os.lstat(os.path.join(dirpath, name)).st_mode
 
 
 def installer_metadata(rel: str) -> bool:

@@ -83,13 +83,16 @@ def launcher_text(python: str, module: str, attr: str) -> str:
     return data.decode("utf-8")
 
 
-def scripts_written(wheel: Path, python: str) -> dict[str, bytes]:
+def scripts_written(
+    wheel: Path, python: str, opened: zipfile.ZipFile | None = None
+) -> dict[str, bytes]:
     """What a site-packages install of ``wheel`` with launchers running
     ``python`` writes into the scripts directory: name -> exact bytes (its
     entry points' launchers, and its own scripts with ``#!python`` made to
-    name ``python``). pip's pipX.Y launcher is not among them."""
+    name ``python``). pip's pipX.Y launcher is not among them. ``opened``:
+    the wheel, when the caller has it open."""
     try:
-        with zipfile.ZipFile(wheel) as zf:
+        with contextlib.nullcontext(opened) if opened is not None else zipfile.ZipFile(wheel) as zf:
             source = _CheckedWheel(zf)
             written = {
                 name: launcher_text(python, *entry_point(target)).encode("utf-8")
@@ -161,10 +164,13 @@ class _CheckedWheel(WheelFile):
         return alias, [(s, p) for s, p in files if "__pycache__" not in p.split("/")[:-1]]
 
     def _entry_points(self) -> list[tuple[str, str]]:
-        if "entry_points.txt" not in self.dist_info_filenames:
+        try:
+            # What dist_info_filenames would say, without a pass over every member.
+            text = self.read_dist_info("entry_points.txt")
+        except KeyError:
             return []
         try:
-            entries = list(parse_entrypoints(self.read_dist_info("entry_points.txt")))
+            entries = list(parse_entrypoints(text))
         except (AssertionError, AttributeError, configparser.Error) as exc:
             # installer asserts on an entry it cannot parse.
             raise WheelError(f"an entry point is not module:function ({exc})") from None

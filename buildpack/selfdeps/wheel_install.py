@@ -36,6 +36,7 @@ import csv
 import hashlib
 import io
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,14 +99,17 @@ def launcher(python: str, target: str) -> str:
     return launcher_text(python, module, attr)
 
 
-def scripts_written(wheel: Path, python: str) -> dict[str, bytes]:
+def scripts_written(
+    wheel: Path, python: str, opened: zipfile.ZipFile | None = None
+) -> dict[str, bytes]:
     """What install_into_prefix writes into ``scripts_dir`` for ``wheel``
-    with launchers running ``python``: name -> exact bytes."""
+    with launchers running ``python``: name -> exact bytes (read from
+    ``opened``, when the caller has the wheel open)."""
     try:
         from buildpack.selfdeps.wheel_destination import scripts_written
     except ImportError as exc:
         raise _unavailable(exc) from None
-    return scripts_written(wheel, python)
+    return scripts_written(wheel, python, opened)
 
 
 def entry_point(target: str) -> tuple[str, str]:
