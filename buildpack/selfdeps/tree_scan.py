@@ -32,10 +32,6 @@ class Entry:
     error: OSError | None = None  # why a FILE could not be read; raised when it is checked
 
 
-class _Stopped(Exception):
-    pass
-
-
 def sha256_file(path: str | Path) -> str:
     """The sha256 of the regular file at ``path``, never through a link."""
     digest = hashlib.sha256()
@@ -49,33 +45,35 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def scan(root: Path, leave_out: str = "", stop: threading.Event | None = None) -> list[Entry]:
+def scan(root: Path, leave_out: str = "") -> list[Entry]:
     """Everything under the directory ``root`` but its top-level
     ``leave_out``, in the order os.walk (top-down) lists it; a directory
     that cannot be listed is passed over, as os.walk does."""
+    with started(root, leave_out) as scanning:
+        return scanning.entries()
+
+
+def _list(root: Path, leave_out: str, stop: threading.Event) -> tuple[list[Entry], list[str]]:
+    """The entries of ``scan`` but the files' digests, and each entry's path."""
     found: list[Entry] = []
+    paths: list[str] = []
     pending = [(str(root), "")]
-    while pending:
+    while pending and not stop.is_set():
         top, prefix = pending.pop()
         subdirs = []
         for entry in _listing(top, leave_out if not prefix else ""):
-            if stop is not None and stop.is_set():
-                raise _Stopped
             rel = prefix + entry.name
             if entry.is_symlink():
-                found.append(Entry(rel, LINK))
+                kind = LINK
             elif entry.is_dir(follow_symlinks=False):
                 subdirs.append((entry.path, f"{rel}/"))
-                found.append(Entry(rel, DIR))
-            elif entry.is_file(follow_symlinks=False):
-                try:
-                    found.append(Entry(rel, FILE, sha256_file(entry.path)))
-                except OSError as exc:
-                    found.append(Entry(rel, FILE, error=exc))
+                kind = DIR
             else:
-                found.append(Entry(rel, OTHER))
+                kind = FILE if entry.is_file(follow_symlinks=False) else OTHER
+            found.append(Entry(rel, kind))
+            paths.append(entry.path)
         pending += reversed(subdirs)  # the first one next, as os.walk goes
-    return found
+    return found, paths
 
 
 def _listing(top: str, leave_out: str) -> list[os.DirEntry[str]]:
@@ -97,30 +95,69 @@ def _listing(top: str, leave_out: str) -> list[os.DirEntry[str]]:
 
 
 class Scan:
-    """``scan`` of a directory, running in a thread (see ``started``)."""
+    """``scan`` of a directory, running in a thread (see ``started``): it
+    lists the directory, then hashes the files from the first on; whoever
+    waits for it (``entries``) hashes from the last one back meanwhile, so
+    two cores share the hashing."""
 
     def __init__(self, root: Path, leave_out: str = "") -> None:
         self.root = root
         self.leave_out = leave_out
         self._stop = threading.Event()
+        self._listed = threading.Event()
+        self._lock = threading.Lock()
         self._entries: list[Entry] = []
+        self._paths: list[str] = []
+        self._files: list[int] = []  # the entries still to hash: [_front, _back)
+        self._front = self._back = 0
+        self._digests: dict[int, str | OSError] = {}
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="tree-scan", daemon=True)
 
     def _run(self) -> None:
         try:
-            self._entries = scan(self.root, self.leave_out, self._stop)
-        except _Stopped:
-            pass
+            self._entries, self._paths = _list(self.root, self.leave_out, self._stop)
+            self._files = [i for i, entry in enumerate(self._entries) if entry.kind == FILE]
+            self._back = len(self._files)
         except BaseException as exc:  # handed to the thread that waits for it
             self._error = exc
+        finally:
+            self._listed.set()
+        self._hash(from_front=True)
+
+    def _hash(self, *, from_front: bool) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                if self._front >= self._back:
+                    return
+                if from_front:
+                    index, self._front = self._files[self._front], self._front + 1
+                else:
+                    self._back -= 1
+                    index = self._files[self._back]
+            try:
+                self._digests[index] = sha256_file(self._paths[index])
+            except OSError as exc:
+                self._digests[index] = exc
 
     def entries(self) -> list[Entry]:
-        """The listing, once the thread has made it (re-raising what it raised)."""
+        """The listing, once made (re-raising what listing raised)."""
+        self._listed.wait()
+        self._hash(from_front=False)
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return self._entries
+        if self._stop.is_set():  # a partial listing must never be checked
+            raise RuntimeError(f"the scan of {self.root} was stopped")
+        done = []
+        for index, entry in enumerate(self._entries):
+            digest = self._digests.get(index, "")
+            if isinstance(digest, OSError):
+                entry = Entry(entry.rel, entry.kind, error=digest)
+            elif digest:
+                entry = Entry(entry.rel, entry.kind, digest)
+            done.append(entry)
+        return done
 
 
 @contextlib.contextmanager
