@@ -27,7 +27,7 @@ from buildpack.cache import cache_guard, cache_tree
 from buildpack.core import fs
 from buildpack.core.context import BuildContext
 from buildpack.package_managers import tool_fetch
-from buildpack.selfdeps import verified_tree
+from buildpack.selfdeps import tree_scan
 
 WHEELS_SUBDIR = "wheels"
 # Two tools' sets and a few versions of each; past it the store starts over.
@@ -53,9 +53,12 @@ def _split(ctx: BuildContext, plan: tool_fetch.Plan) -> tuple[dict[str, Path], t
     where = store(ctx)
     good: dict[str, Path] = {}
     missing = []
+    kept = [where / entry[1] for entry in plan.files if os.path.lexists(where / entry[1])]
+    # A link (O_NOFOLLOW), a directory, an unreadable file: an OSError, no match.
+    digests = dict(zip(kept, tree_scan.sha256_files(kept), strict=True))
     for entry in plan.files:
         path = where / entry[1]
-        if os.path.lexists(path) and _matches(path, entry[2]):
+        if digests.get(path) == entry[2]:
             good[entry[1]] = path
             continue
         if os.path.lexists(path):
@@ -87,13 +90,6 @@ def fetched(ctx: BuildContext, plan: tool_fetch.Plan) -> Iterator[tuple[list[Pat
         _keep(ctx, new)
         good.update((path.name, path) for path in new)
         yield [good[f[1]] for f in plan.files], False
-
-
-def _matches(path: Path, sha256: str) -> bool:
-    try:
-        return verified_tree.sha256_file(path) == sha256
-    except OSError:  # a link (O_NOFOLLOW), a directory, unreadable
-        return False
 
 
 def _keep(ctx: BuildContext, wheels: list[Path]) -> None:

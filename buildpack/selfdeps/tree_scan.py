@@ -21,7 +21,8 @@ from pathlib import Path
 
 DIR, LINK, FILE, OTHER = "dir", "link", "file", "other"
 _CHUNK = 1024 * 1024
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: opening a fifo planted where a file should be must not wait.
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,44 @@ def _listing(top: str, leave_out: str) -> list[os.DirEntry[str]]:
     return dirs + others
 
 
+class _Hashing:
+    """The sha256 of each of ``paths``, shared by two threads: one hashes
+    from the first on, the other from the last back, until they meet."""
+
+    def __init__(self, paths: list[str], stop: threading.Event) -> None:
+        self.paths = paths
+        self.found: list[str | OSError] = [""] * len(paths)
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._front, self._back = 0, len(paths)
+
+    def work(self, *, from_front: bool) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                if self._front >= self._back:
+                    return
+                if from_front:
+                    index, self._front = self._front, self._front + 1
+                else:
+                    self._back -= 1
+                    index = self._back
+            try:
+                self.found[index] = sha256_file(self.paths[index])
+            except OSError as exc:
+                self.found[index] = exc
+
+
+def sha256_files(paths: list[Path]) -> list[str | OSError]:
+    """The sha256 of each regular file of ``paths`` (never through a link),
+    or why it could not be read; hashed on two threads."""
+    hashing = _Hashing([str(path) for path in paths], threading.Event())
+    helper = threading.Thread(target=hashing.work, kwargs={"from_front": True}, daemon=True)
+    helper.start()
+    hashing.work(from_front=False)
+    helper.join()
+    return hashing.found
+
+
 class Scan:
     """``scan`` of a directory, running in a thread (see ``started``): it
     lists the directory, then hashes the files from the first on; whoever
@@ -105,58 +144,39 @@ class Scan:
         self.leave_out = leave_out
         self._stop = threading.Event()
         self._listed = threading.Event()
-        self._lock = threading.Lock()
         self._entries: list[Entry] = []
-        self._paths: list[str] = []
-        self._files: list[int] = []  # the entries still to hash: [_front, _back)
-        self._front = self._back = 0
-        self._digests: dict[int, str | OSError] = {}
+        self._files: list[int] = []  # which entries are files, in the order hashed
+        self._hashing = _Hashing([], self._stop)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="tree-scan", daemon=True)
 
     def _run(self) -> None:
         try:
-            self._entries, self._paths = _list(self.root, self.leave_out, self._stop)
+            self._entries, paths = _list(self.root, self.leave_out, self._stop)
             self._files = [i for i, entry in enumerate(self._entries) if entry.kind == FILE]
-            self._back = len(self._files)
+            self._hashing = _Hashing([paths[i] for i in self._files], self._stop)
         except BaseException as exc:  # handed to the thread that waits for it
             self._error = exc
         finally:
             self._listed.set()
-        self._hash(from_front=True)
-
-    def _hash(self, *, from_front: bool) -> None:
-        while not self._stop.is_set():
-            with self._lock:
-                if self._front >= self._back:
-                    return
-                if from_front:
-                    index, self._front = self._files[self._front], self._front + 1
-                else:
-                    self._back -= 1
-                    index = self._files[self._back]
-            try:
-                self._digests[index] = sha256_file(self._paths[index])
-            except OSError as exc:
-                self._digests[index] = exc
+        self._hashing.work(from_front=True)
 
     def entries(self) -> list[Entry]:
         """The listing, once made (re-raising what listing raised)."""
         self._listed.wait()
-        self._hash(from_front=False)
+        self._hashing.work(from_front=False)
         self._thread.join()
         if self._error is not None:
             raise self._error
         if self._stop.is_set():  # a partial listing must never be checked
             raise RuntimeError(f"the scan of {self.root} was stopped")
-        done = []
-        for index, entry in enumerate(self._entries):
-            digest = self._digests.get(index, "")
+        done = list(self._entries)
+        for index, digest in zip(self._files, self._hashing.found, strict=True):
+            entry = done[index]
             if isinstance(digest, OSError):
-                entry = Entry(entry.rel, entry.kind, error=digest)
-            elif digest:
-                entry = Entry(entry.rel, entry.kind, digest)
-            done.append(entry)
+                done[index] = Entry(entry.rel, entry.kind, error=digest)
+            else:
+                done[index] = Entry(entry.rel, entry.kind, digest)
         return done
 
 

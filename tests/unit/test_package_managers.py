@@ -609,13 +609,36 @@ def test_a_kept_venv_tool_is_checked_in_place_and_its_bytecode_is_never_run(kept
     assert not marker.exists()
 
 
-def test_a_kept_venv_tool_is_used_with_its_wheels_checked(kept_venv_tool):
+def _link_to_a_copy(wheel: Path) -> None:
+    """The locked bytes, but through a link, which is never followed."""
+    copy = wheel.parent.parent / f"copy-of-{wheel.name}"
+    shutil.copyfile(wheel, copy)
+    wheel.unlink()
+    wheel.symlink_to(copy)
+
+
+def _fifo(wheel: Path) -> None:
+    """A fifo, which opening for reading must not wait on."""
+    wheel.unlink()
+    os.mkfifo(wheel)
+
+
+STORE_CHANGES = {
+    "a changed byte": lambda wheel: wheel.write_bytes(wheel.read_bytes()[:-1] + b"x"),
+    "a link to the locked bytes": _link_to_a_copy,
+    "a fifo": _fifo,
+}
+
+
+@pytest.mark.parametrize("change", STORE_CHANGES)
+def test_a_kept_venv_tool_is_used_with_its_wheels_checked(kept_venv_tool, change):
     """A changed wheel in the store is refused and fetched again; the venv
     is then checked against the locked file."""
     where, tv, _, _ = kept_venv_tool
     _as_kept(kept_venv_tool)
     [wheel] = (where / "cache" / ".heroku" / "tools" / "wheels").glob(f"pipenv-{tv.version}-*.whl")
-    wheel.write_bytes(wheel.read_bytes()[:-1] + b"x")
+    locked = wheel.read_bytes()
+    STORE_CHANGES[change](wheel)
     again = _next_build_ctx(where)
     tools.install_venv_tool(again.ctx, tv, executable="pipenv")
     message = (
@@ -626,7 +649,8 @@ def test_a_kept_venv_tool_is_used_with_its_wheels_checked(kept_venv_tool):
     assert again.ctx.report.fields["cache_untrusted"] == [message]
     assert again.ctx.report.fields["pipenv_install_source"] == "cache"
     assert f"Using cached Pipenv {tv.version} (checked against" in again.log
-    assert wheel.read_bytes()[-1:] != b"x"  # the locked file again
+    assert not wheel.is_symlink()
+    assert wheel.read_bytes() == locked  # the locked file again
 
 
 def test_a_kept_venv_tool_not_made_from_the_lock_is_made_again_quietly(kept_venv_tool):
