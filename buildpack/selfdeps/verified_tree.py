@@ -85,9 +85,11 @@ def members(wheel: Path, opened: zipfile.ZipFile | None = None) -> Iterator[tupl
 
 
 def _placed(name: str, data_dir: str) -> str:
-    if not name.startswith(f"{data_dir}/"):
+    if data_dir not in name:  # most members: no path to parse
         return name
     parts = PurePosixPath(name).parts
+    if parts[0] != data_dir:
+        return name
     if len(parts) >= 3 and parts[1] in ("purelib", "platlib"):
         return "/".join(parts[2:])
     if len(parts) >= 3 and parts[1] == "scripts":
