@@ -56,9 +56,16 @@ def open_zstd_reader(raw: Reader, *, force_tool: bool = False) -> Iterator[Reade
             reader.close()
         return
     tool = _ZstdToolReader(raw)
+    # The tool's output in large chunks, read ahead in a thread: tarfile asks
+    # for 10 KiB at a time, and a pipe read each time cost a tenth of the
+    # extraction (A/B on a runtime archive, the zstd tool path: 0.43 s ->
+    # 0.39 s).
+    ahead = _ReadAhead(tool)
     try:
-        yield tool
+        yield ahead
     finally:
+        tool.stop()  # the tool's output then ends, and with it the read-ahead
+        ahead.close()
         tool.close()
 
 
@@ -198,9 +205,13 @@ class _ZstdToolReader:
                 raise ArchiveDataError(WINDOW_TOO_LARGE)
             raise ArchiveDataError(f"the zstd data is corrupt (zstd: {message or returncode})")
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Kill the tool if it still runs (a reader stopped early)."""
         if self._proc.poll() is None:
             self._proc.kill()
+
+    def close(self) -> None:
+        self.stop()
         self._proc.wait()
         # Bounded: the feeder ends once the killed tool breaks its pipe, or
         # when the network read it may be blocked in times out.
