@@ -314,7 +314,7 @@ def fetch_pinned(
             then(wheel)
         return wheel
 
-    return _in_parallel(one, pins)
+    return in_parallel(one, pins)
 
 
 def find_exact(index: IndexSettings, wanted: ExactFile) -> WheelLink:
@@ -337,7 +337,7 @@ def fetch_exact(
 ) -> list[Path]:
     """Find and download every file, at most ``workers`` at once, each
     checked against its sha256; the first failure cancels the rest."""
-    return _in_parallel(
+    return in_parallel(
         lambda wanted: fetch_wheel(index, find_exact(index, wanted), dest_dir), files, workers
     )
 
@@ -345,7 +345,9 @@ def fetch_exact(
 T = TypeVar("T")
 
 
-def _in_parallel(action: Callable[[T], Path], items: list[T], workers: int = 8) -> list[Path]:
+def in_parallel(action: Callable[[T], Path], items: list[T], workers: int = 8) -> list[Path]:
+    """``action`` on each item, at most ``workers`` at once (downloads are
+    latency-bound); the first failure is raised and cancels the rest."""
     if len(items) <= 1:
         return [action(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor

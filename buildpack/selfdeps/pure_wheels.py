@@ -168,19 +168,14 @@ class PureWheels:
         missing = self._missing()
         if self._unavailable or not missing:
             return self.ready
-        # Imported here, with package_index's HTTP side: a build whose wheels
-        # are cached fetches nothing.
-        from concurrent.futures import ThreadPoolExecutor
-
         try:
             self.work.mkdir(parents=True, exist_ok=True)
             # A few small files, each a page and a download: all at once.
-            with ThreadPoolExecutor(max_workers=len(missing)) as pool:
-                fetched = list(
-                    pool.map(
-                        lambda w: package_index.fetch_locked(index, w.locked, self.work), missing
-                    )
-                )
+            fetched = package_index.in_parallel(
+                lambda w: package_index.fetch_locked(index, w.locked, self.work),
+                missing,
+                workers=len(missing),
+            )
         except (package_index.IndexUnavailable, OSError) as exc:
             self.problem = str(exc)
             return False
