@@ -346,8 +346,7 @@ T = TypeVar("T")
 
 
 def in_parallel(action: Callable[[T], Path], items: list[T], workers: int = 8) -> list[Path]:
-    """``action`` on each item, at most ``workers`` at once (downloads are
-    latency-bound); the first failure is raised and cancels the rest."""
+    """``action`` on each item, ``workers`` at once; the first failure cancels the rest."""
     if len(items) <= 1:
         return [action(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
