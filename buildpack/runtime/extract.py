@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, cast
 
 from buildpack.core import atomic_dir, errors
 from buildpack.core.fs import remove_tree
+from buildpack.runtime.forward_file import ForwardFile
 from buildpack.runtime.tar_headers import (
     ArchiveInvalid,
     CheckedTarInfo,
@@ -46,7 +47,6 @@ WINDOW_TOO_LARGE = (
     "again with --long or --long=27"
 )
 
-_COPY_CHUNK = 1024 * 1024
 # Permission bits we keep: setuid, setgid and sticky bits have no business in
 # a language runtime, nor group or other write: in a root-owned slug, any of
 # them would let another user change or take over the runtime.
@@ -142,15 +142,17 @@ class _Extractor:
         self.dir_attrs: dict[str, tuple[int, float]] = {}
 
     def run(self, stream: Reader) -> None:
-        # Stream mode ("r|") only ever calls read(): a Reader is all it needs.
-        fileobj = cast(IO[bytes], stream)
-        with tarfile.open(fileobj=fileobj, mode="r|", tarinfo=CheckedTarInfo) as tf:
+        source = ForwardFile(stream)
+        fileobj = cast(IO[bytes], source)
+        with tarfile.open(fileobj=fileobj, mode="r:", tarinfo=CheckedTarInfo) as tf:
             for member in tf:
                 self._count(member)
                 check_fields(member)
                 name = _member_path(member.name, member.name)
+                if member.issparse():
+                    raise ArchiveInvalid(f"'{shown(member.name)}' is a sparse file")
                 if member.isreg():
-                    self._file(tf, member, name)
+                    self._file(source, member, name)
                 elif member.isdir():
                     self._dir(member, name)
                 elif member.issym():
@@ -166,7 +168,7 @@ class _Extractor:
             end = how_headers_ended(tf)
             if end != "marker":
                 raise ArchiveInvalid(end or "the data ends before the end-of-archive marker")
-        self._drain(stream)
+        self._drain(source)
         self._check_symlinks()
         self._apply_dir_attrs()
 
@@ -181,13 +183,10 @@ class _Extractor:
                     member.name, f"would make the unpacked size exceed {self.max_bytes} bytes"
                 )
 
-    def _drain(self, stream: Reader) -> None:
+    def _drain(self, source: ForwardFile) -> None:
         # The tar format pads its end with zeros; reading them to the end of the
         # stream makes a corrupt or truncated compressed tail show up now.
-        while True:
-            chunk = stream.read(_COPY_CHUNK)
-            if not chunk:
-                return
+        for chunk in source.chunks(None):
             self.total_bytes += len(chunk)
             if self.total_bytes > self.max_bytes:
                 raise _Unsafe("(end of archive)", f"exceeds {self.max_bytes} bytes unpacked")
@@ -244,25 +243,29 @@ class _Extractor:
         self.files.discard(rel)
         return False
 
-    def _file(self, tf: tarfile.TarFile, member: tarfile.TarInfo, rel: str) -> None:
+    def _file(self, source: ForwardFile, member: tarfile.TarInfo, rel: str) -> None:
         self._parent_dir(member.name, rel)
-        self._make_room(member.name, rel, for_dir=False)
-        source = tf.extractfile(member)
-        assert source is not None  # isreg() members always have data
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(self._abs(rel), flags, 0o600)
         try:
+            fd = os.open(self._abs(rel), flags, 0o600)
+        except FileExistsError:
+            # Rare (a member written twice): looked at only then, saving an
+            # lstat per file.
+            self._make_room(member.name, rel, for_dir=False)
+            fd = os.open(self._abs(rel), flags, 0o600)
+        try:
+            # The data sits right after the header tarfile just read.
+            if source.tell() != member.offset_data:
+                raise ArchiveInvalid(f"'{shown(member.name)}' is not where its header says")
             remaining = member.size
-            while remaining > 0:
-                chunk = source.read(min(remaining, _COPY_CHUNK))
-                if not chunk:
-                    raise ArchiveInvalid(f"the data ends inside '{member.name}'")
-                remaining -= len(chunk)
+            for view in source.chunks(member.size):
+                remaining -= len(view)
                 # Plain os.write: a Python file object costs more syscalls per
                 # file than the write itself for the stdlib's small files.
-                view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view) :]
+            if remaining:
+                raise ArchiveInvalid(f"the data ends inside '{member.name}'")
             os.fchmod(fd, member.mode & _MODE_MASK)
             os.utime(fd, (member.mtime, member.mtime))
         finally:
