@@ -14,7 +14,8 @@ floors of its phases (bench/floors.py): the runtime install beside
 tar -x``), the package manager's download beside one plain GET of the same
 bytes, the app's installer beside the same command run by hand on the same
 app in a fresh runtime. Beside the unchanged rebuild: the interpreter's own
-start-up (``python3 -I -c pass``).
+start-up (``python3 -I -c pass``). Each timed build and floor starts after a
+``sync`` (not timed), so that none pays for the writeback of the one before.
 
 The runtime comes from a loopback mirror serving this interpreter packed as
 a runtime archive; with --index loopback (the default) everything pip's

@@ -1,7 +1,7 @@
 """Poetry's venv, kept in CACHE_DIR and run again by a later build only once checked in place.
 
     CACHE_DIR/.heroku/tools/poetry-2.5.1-python3.13-amd64/
-        .from-lock                      made from the buildpack's lock, not by pip
+        .from-lock                      the locked wheels it was made from, one a line
         bin/poetry -> ../venv/bin/poetry
         venv/pyvenv.cfg, venv/lib64 -> lib
         venv/bin/python -> /app/.heroku/python/bin/python (python3, python3.13 -> python)
@@ -25,6 +25,16 @@ makes from the lock, judged by what the buildpack holds outside CACHE_DIR:
   runs again (it compiles what it imports); any other ``.pyc`` fails
   (Python imports a lone one).
 
+Which of a package's locked wheels fits this machine is packaging's answer
+(its tags), and importing packaging costs an unchanged rebuild a sixth of
+its time. So ``.from-lock`` names the files the venv was made from, and a
+later build takes them when they are exactly one locked wheel of each
+package of the set (tool_fetch.recalled); else packaging chooses again.
+Rewriting the names can only pick another of the files the buildpack
+locked for this tool and Python, each still checked by its sha256: at
+worst a wheel for another machine, which fails to load, never code the
+lock does not name.
+
 Anything else is said under "Not trusting parts of the build cache" (the
 report's ``cache_untrusted``) and the venv is made again from the checked
 wheels (tools.install_venv_tool). A venv pip made (an index without
@@ -37,7 +47,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +63,8 @@ if TYPE_CHECKING:
     from buildpack.package_managers.tools import ToolVersion
 
 MARK = ".from-lock"
+# Sixty-odd file names; far more is not a mark the buildpack wrote.
+_MARK_MAX_BYTES = 64 * 1024
 # A module's bytecode in its __pycache__: NAME.TAG.pyc or NAME.TAG.opt-N.pyc.
 _BYTECODE = re.compile(r"(?P<module>[^.]+)\.[^.]+(?:\.opt-[12])?\.pyc")
 
@@ -87,18 +101,22 @@ def reuse(ctx: BuildContext, tv: ToolVersion, final: Path, *, executable: str) -
     from buildpack.package_managers import locked_venv, tool_lock, tool_wheels, tools
     from buildpack.selfdeps import package_index, wheel_install
 
-    if safe_fs.describe(final) is None and not os.path.lexists(final / MARK):
+    # A link or a file at ``final`` is not read: problem() says what it is.
+    is_dir = safe_fs.describe(final) is None
+    if is_dir and not os.path.lexists(final / MARK):
         fs.remove_tree(final)  # pip made it: nothing can check it
         return False
     minor = tools.runtime_tag(ctx).removeprefix("python")
+    mark = _read_mark(final) if is_dir else None
     # Reading and hashing the venv's files, the check's longest part, goes
-    # on in a thread while the lock and the wheels are read (a link or a
-    # file at ``final`` is not read: problem() says what it is).
-    scanning = tree_scan.started(final) if safe_fs.describe(final) is None else None
+    # on in a thread while the lock and the wheels are read.
+    scanning = tree_scan.started(final) if is_dir else None
     why, lost = None, False  # lost: made again without a word of distrust
     with scanning or contextlib.nullcontext() as scanned:
         try:
-            plan = locked_venv.plan(ctx, tv.tool, tv.version, tools.app_index(ctx), minor)
+            index = tools.app_index(ctx)
+            recall = _names(mark)
+            plan = locked_venv.plan(ctx, tv.tool, tv.version, index, minor, recall=recall)
             if tool_wheels.present(ctx, plan).files:
                 lost = True  # the store lost wheels: the venv is made again from the lock
             else:
@@ -125,6 +143,9 @@ def reuse(ctx: BuildContext, tv: ToolVersion, final: Path, *, executable: str) -
         )
         fs.remove_tree(final)
         return False
+    expected = mark_bytes(entry[1] for entry in plan.files)
+    if mark != expected:  # an older buildpack's empty mark: named for next time
+        safe_fs.write_atomic(final / MARK, expected, durable=False)
     name = tool_names.display_name(tv.tool)
     ctx.out.step(f"Using cached {name} {tv.version} (checked against the buildpack's lock)")
     return True
@@ -147,7 +168,7 @@ def problem(
 
     site = f"venv/lib/python{minor}/site-packages"
     bare_made, bare_links = _bare_parts(app_python, minor)
-    made = {MARK: b"", **{f"venv/{rel}": data for rel, data in bare_made.items()}}
+    made = {f"venv/{rel}": data for rel, data in bare_made.items()}
     links = {f"venv/{rel}": target for rel, target in bare_links.items()}
     links[f"bin/{executable}"] = f"../venv/bin/{executable}"
     files: dict[str, str] = {}
@@ -169,6 +190,10 @@ def problem(
     try:
         if safe_fs.describe(final) is not None:
             return "it is not a directory of the buildpack's"
+        # Its names chose the wheels (or packaging did); a mark that cannot
+        # be read as a small file is a difference.
+        mark = _read_mark(final)
+        made[MARK] = mark if mark is not None else mark_bytes(wheel.name for wheel in wheels)
         python = str(final / "venv" / "bin" / "python")
         for wheel in wheels:
             with zipfile.ZipFile(wheel) as zf:  # opened once, for both
@@ -191,3 +216,35 @@ def problem(
     except verified_tree.CHECK_ERRORS as exc:
         return f"it could not be checked ({exc})"
     return None
+
+
+def mark_bytes(names: Iterable[str]) -> bytes:
+    """What ``.from-lock`` holds: the locked wheel files, one a line."""
+    return "".join(f"{name}\n" for name in names).encode()
+
+
+def write_mark(tool_dir: Path, names: Iterable[str]) -> None:
+    (tool_dir / MARK).write_bytes(mark_bytes(names))
+
+
+def _read_mark(final: Path) -> bytes | None:
+    """``.from-lock``'s bytes, or None when it is no small regular file (a
+    link is not followed)."""
+    try:
+        fd = safe_fs.open_nofollow(final / MARK, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        data = f.read(_MARK_MAX_BYTES + 1)
+    return data if len(data) <= _MARK_MAX_BYTES else None
+
+
+def _names(mark: bytes | None) -> list[str] | None:
+    if not mark:
+        return None
+    try:
+        return mark.decode("ascii").splitlines()
+    except UnicodeDecodeError:
+        return None

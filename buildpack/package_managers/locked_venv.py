@@ -13,6 +13,7 @@ removes that bytecode before the tool runs again: see kept_venv).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from buildpack.core.context import BuildContext
@@ -22,10 +23,24 @@ from buildpack.selfdeps import package_index, wheel_install
 
 
 def plan(
-    ctx: BuildContext, tool: str, version: str, index: package_index.IndexSettings, minor: str
+    ctx: BuildContext,
+    tool: str,
+    version: str,
+    index: package_index.IndexSettings,
+    minor: str,
+    *,
+    recall: list[str] | None = None,
 ) -> tool_fetch.Plan:
-    """What to fetch (raises LockUnusable when the lock cannot say)."""
+    """What to fetch (raises LockUnusable when the lock cannot say).
+
+    ``recall``: the file names an earlier build chose, taken when they are
+    one locked wheel of each package of the set (tool_fetch.recalled), which
+    saves importing packaging to choose again. Else packaging chooses.
+    """
     lock = tool_lock.load(tool_lock.lock_path(ctx.buildpack_dir))
+    if recall is not None:
+        with contextlib.suppress(tool_lock.LockUnusable):
+            return tool_fetch.recalled(index, lock, tool, version, minor, recall)
     return tool_fetch.locked(index, lock, tool, version, minor)
 
 

@@ -44,12 +44,11 @@ def install(ctx: BuildContext, tv: tools.ToolVersion) -> Path:
     venv = app_home / "venv"
     minor = tools.runtime_tag(ctx).removeprefix("python")
     # From the buildpack's lock, without pip; else the venv's own pip.
-    source = tool_sources.install_from_lock(ctx, tv, minor, venv, venv, EXECUTABLE)
-    if source is None:
+    made = tool_sources.install_from_lock(ctx, tv, minor, venv, venv, EXECUTABLE)
+    if made is None:
         _remove(home / "venv")
         tools.make_venv(ctx, tv, venv, executable=EXECUTABLE)
-        source = "pip"
-    tool_sources.set_install_source(ctx, "pipenv", source)
+    tool_sources.set_install_source(ctx, "pipenv", made.source if made else "pip")
     point_pyvenv_cfg_at_app(ctx, home / "venv" / "pyvenv.cfg")
     tools.link_executable(home, EXECUTABLE)
     return app_home / "bin"

@@ -97,6 +97,25 @@ def locked(
     return Plan(index, files=tuple((f.project, f.filename, f.sha256) for f in files))
 
 
+def recalled(
+    index: package_index.IndexSettings,
+    lock: dict[str, Any],
+    tool: str,
+    version: str,
+    minor: str,
+    names: list[str],
+) -> Plan:
+    """The plan ``locked`` chose in an earlier build, given its file
+    ``names``: each must be the one locked wheel of a package of
+    ``tool``'s set for the runtime ``minor``, and every package must have
+    one (else LockUnusable). Standard library only: no tags to compute."""
+    env = wheel_lock.environment(minor, platform.machine())
+    files = tool_lock.files_present(lock, tool, version, env, names)
+    if len(files) != len(names):
+        raise tool_lock.LockUnusable("the names are not exactly one locked wheel a package")
+    return Plan(index, files=tuple((f.project, f.filename, f.sha256) for f in files))
+
+
 def fetch_into(plan: Plan, dest: Path) -> list[Path]:
     """Fetch every file of ``plan`` into ``dest`` (raises IndexUnavailable)."""
     paths = []

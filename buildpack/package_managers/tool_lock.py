@@ -40,6 +40,7 @@ OLDEST_GLIBC = wheel_lock.OLDEST_GLIBC
 LockUnusable = wheel_lock.LockUnusable
 LockedFile = wheel_lock.LockedFile
 environment = wheel_lock.environment
+files_present = wheel_lock.files_present
 interpreter = wheel_lock.interpreter
 
 

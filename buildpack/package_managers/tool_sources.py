@@ -8,6 +8,7 @@ lets pip install the tool into a fresh venv, as it always did.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,14 @@ def bare_venv(ctx: BuildContext, tv: ToolVersion, venv: Path) -> None:
     )
 
 
+@dataclass(frozen=True)
+class FromLock:
+    """A tool installed from the buildpack's lock."""
+
+    source: str  # "cache" (every wheel from the build cache) or "index"
+    files: tuple[str, ...]  # the locked wheel files, in the lock's order
+
+
 def install_from_lock(
     ctx: BuildContext,
     tv: ToolVersion,
@@ -49,13 +58,12 @@ def install_from_lock(
     executable: str,
     *,
     bare: Callable[[Path], None] | None = None,
-) -> str | None:
+) -> FromLock | None:
     """The tool's locked dependency set for the runtime ``minor``, installed
     into a new venv at ``venv`` (made by ``bare``, else by ``python -m
     venv``) without pip (see locked_venv), with ``executable`` in its bin/;
-    its install source (``cache`` when every wheel came checked from the
-    build cache, else ``index``), or None, saying why, when pip has to do
-    it. Says the build step either way."""
+    what it installed and from where (see FromLock), or None, saying why,
+    when pip has to do it. Says the build step either way."""
     from buildpack.package_managers import locked_venv, tool_lock, tool_wheels, tools
     from buildpack.selfdeps import package_index, wheel_install
 
@@ -88,7 +96,7 @@ def install_from_lock(
         why = f"Installing {name} from the buildpack's lock did not work ({exc})"
         _say_pip_instead(ctx, name, why, step=not fetching)
         return None
-    return "cache" if cached else "index"
+    return FromLock("cache" if cached else "index", tuple(entry[1] for entry in plan.files))
 
 
 def _say_pip_instead(ctx: BuildContext, name: str, why: str, *, step: bool = True) -> None:

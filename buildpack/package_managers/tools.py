@@ -172,7 +172,7 @@ def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) ->
     def populate(partial: Path) -> None:
         venv = partial / "venv"
         minor = runtime_tag(ctx).removeprefix("python")
-        source = tool_sources.install_from_lock(
+        made = tool_sources.install_from_lock(
             ctx,
             tv,
             minor,
@@ -181,13 +181,14 @@ def install_venv_tool(ctx: BuildContext, tv: ToolVersion, *, executable: str) ->
             executable,
             bare=lambda where: kept_venv.make_bare(where, ctx.python, minor),
         )
-        if source is None:
+        if made is None:
             # Whatever the lock install left is not pip's to build on.
             fs.remove_tree(venv)
             make_venv(ctx, tv, venv, executable=executable)
             source = "pip"
         else:
-            (partial / kept_venv.MARK).write_bytes(b"")
+            kept_venv.write_mark(partial, made.files)
+            source = made.source
         tool_sources.set_install_source(ctx, tv.tool, source)
         # pip wrote the temporary directory into the tool's scripts; point
         # them where the venv will be after the rename.

@@ -31,7 +31,6 @@ from installer.records import Hash, InvalidRecordEntry, RecordEntry, parse_recor
 from installer.scripts import Script
 from installer.sources import WheelContentElement, WheelFile
 from installer.utils import Scheme, copyfileobj_with_hashing, fix_shebang, parse_entrypoints
-from packaging.utils import canonicalize_name
 
 from buildpack.selfdeps.wheel_install import (
     INSTALLER_NAME,
@@ -155,7 +154,7 @@ class _CheckedWheel(WheelFile):
             check_script_name(name)
         alias = f"pip{layout.python_minor}"
         wanted = layout.python and layout.python_minor and "pip" in scripts
-        if not wanted or canonicalize_name(self.distribution) != "pip" or alias in scripts:
+        if not wanted or alias in scripts or not _is_pip(self.distribution):
             alias = ""
         launchers = [*scripts, *([alias] if alias else [])] if layout.python else []
         files += [(Scheme("scripts"), name) for name in launchers]
@@ -358,3 +357,11 @@ def _remove_file(path: Path) -> None:
     if not path.is_symlink() and path.is_dir():
         raise WheelError(f"{path} is a directory, where the wheel has a file")
     path.unlink()
+
+
+def _is_pip(distribution: str) -> bool:
+    # Imported here: checking a kept venv reads every wheel's scripts, and
+    # on an unchanged rebuild nothing else needs packaging.
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(distribution) == "pip"

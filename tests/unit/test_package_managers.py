@@ -26,6 +26,7 @@ from buildpack.package_managers import (
     uv,
     venv_check,
 )
+from buildpack.selfdeps import package_index
 from buildpack.slug_env import envfiles
 from tests.unit.ctx_factory import link_python_home, make_ctx
 
@@ -666,6 +667,44 @@ def test_a_kept_venv_tool_not_made_from_the_lock_is_made_again_quietly(kept_venv
     assert f"Using cached Pipenv {tv.version} (its wheels, checked against" in again.log
     assert (tool_dir / kept_venv.MARK).is_file()
     assert not (site / "left-by-pip.txt").exists()
+
+
+def test_a_kept_venv_tool_is_checked_without_choosing_its_wheels_again(kept_venv_tool, monkeypatch):
+    """.from-lock names the locked wheels the venv was made from: an
+    unchanged rebuild checks the venv against them without packaging
+    choosing again (its import was a sixth of such a rebuild)."""
+    where, tv, _, _ = kept_venv_tool
+    tool_dir, _, _ = _as_kept(kept_venv_tool)
+    names = (tool_dir / kept_venv.MARK).read_text().splitlines()
+    assert any(name.startswith(f"pipenv-{tv.version}-") for name in names), names
+
+    def no_choosing(*args: object) -> object:
+        raise AssertionError("packaging chose the wheels again")
+
+    monkeypatch.setattr(package_index, "interpreter", no_choosing)
+    again = _next_build_ctx(where)
+    assert tools.install_venv_tool(again.ctx, tv, executable="pipenv") == tool_dir
+    assert again.ctx.report.fields["pipenv_install_source"] == "cache", again.log
+    assert "cache_untrusted" not in again.ctx.report.fields, again.log
+
+
+@pytest.mark.parametrize(
+    "mark", [b"", b"evil-1.0-py3-none-any.whl\n"], ids=["older buildpack", "no locked set"]
+)
+def test_a_kept_venv_whose_mark_names_no_locked_set_is_checked_as_packaging_chooses(
+    kept_venv_tool, mark
+):
+    """An older buildpack's empty mark, or names that are not one locked
+    wheel of each package: packaging chooses, the venv is checked against
+    that choice and used, and the mark names it for the next build."""
+    where, tv, _, pristine = kept_venv_tool
+    tool_dir, _, _ = _as_kept(kept_venv_tool)
+    (tool_dir / kept_venv.MARK).write_bytes(mark)
+    again = _next_build_ctx(where)
+    assert tools.install_venv_tool(again.ctx, tv, executable="pipenv") == tool_dir
+    assert again.ctx.report.fields["pipenv_install_source"] == "cache", again.log
+    assert "cache_untrusted" not in again.ctx.report.fields, again.log
+    assert (tool_dir / kept_venv.MARK).read_bytes() == (pristine / kept_venv.MARK).read_bytes()
 
 
 def _plant_line(path: Path, marker: Path) -> None:

@@ -168,3 +168,58 @@ def test_lock_files_are_json_the_standard_library_reads(tmp_path: Path):
     bad.write_text("{not json")
     with pytest.raises(tool_lock.LockUnusable, match="could not be read"):
         tool_lock.load(bad)
+
+
+def _recalled(lock, names: list[str], minor: str = "3.11"):
+    from buildpack.package_managers import tool_fetch
+    from buildpack.selfdeps.package_index import IndexSettings
+
+    index = IndexSettings("https://index.invalid/simple")
+    poetry = SETTINGS.tools["poetry"]
+    return tool_fetch.recalled(index, lock, "poetry", poetry, minor, names)
+
+
+def test_an_earlier_choice_is_taken_only_as_one_locked_wheel_of_each_package(lock, monkeypatch):
+    """What packaging chose in an earlier build (kept_venv's mark) is taken
+    back without packaging, and only as exactly one locked wheel of each
+    package of the set for this Python."""
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    chosen = tool_lock.files_for(
+        lock, "poetry", SETTINGS.tools["poetry"], *_env("3.11", "x86_64", (2, 39))
+    )
+    names = [f.filename for f in chosen]
+    plan = _recalled(lock, names)
+    assert plan.files == tuple((f.project, f.filename, f.sha256) for f in chosen)
+
+    cffi = next(f for f in chosen if f.project == "cffi")
+    others = [
+        w["file"]
+        for p in lock["tools"]["poetry"]["packages"]
+        if p["name"] == "cffi"
+        for w in p["wheels"]
+        if w["file"] != cffi.filename
+    ]
+    # Another locked wheel of the package is still a locked file: taken.
+    swapped = [others[0] if n == cffi.filename else n for n in names]
+    assert cffi.filename not in {f[1] for f in _recalled(lock, swapped).files}
+    refused = {
+        "a package left out": [n for n in names if n != cffi.filename],
+        "two wheels of one package": [*names, others[0]],
+        "a file the lock does not name": [*names, "evil-1.0-py3-none-any.whl"],
+        "a package of another Python (tomli, below 3.11)": [
+            *names,
+            next(
+                w["file"]
+                for p in lock["tools"]["poetry"]["packages"]
+                if p["name"] == "tomli"
+                for w in p["wheels"]
+            ),
+        ],
+        "nothing": [],
+    }
+    for why, wrong in refused.items():
+        with pytest.raises(tool_lock.LockUnusable):
+            _recalled(lock, wrong)
+            pytest.fail(why)
