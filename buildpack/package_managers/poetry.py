@@ -49,12 +49,18 @@ def install_dependencies(ctx: BuildContext) -> None:
     shown = " ".join(command)
     tools.warn_if_procfile_runs(ctx, "poetry")
     ctx.out.step(f"Installing dependencies using '{shown}'")
-    poetry = tools.venv_tool_dir(ctx, tools.requested_version(ctx, "poetry")) / "bin" / "poetry"
+    tool_dir = tools.venv_tool_dir(ctx, tools.requested_version(ctx, "poetry"))
     env = ctx.build_env()
     for name in _OTHER_ENVIRONMENTS:
         env.pop(name, None)
+    # -B: Poetry writes no bytecode into its kept venv, which the next build
+    # would only remove unread (kept_venv: bytecode there is never trusted).
+    # It applies to Poetry's own process; --compile still compiles the app's
+    # packages.
+    python, poetry = tool_dir / "venv" / "bin" / "python", tool_dir / "bin" / "poetry"
+    options = ["--no-interaction", "--no-ansi", "--compile"]
     proc.run(
-        [poetry, *command[1:], "--no-interaction", "--no-ansi", "--compile"],
+        [python, "-B", poetry, *command[1:], *options],
         out=ctx.out,
         env=env,
         cwd=ctx.build_dir,
