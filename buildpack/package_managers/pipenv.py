@@ -61,14 +61,17 @@ def install_dependencies(ctx: BuildContext) -> None:
     command = install_command(ctx)
     shown = " ".join(command)
     ctx.out.step(f"Installing dependencies using '{shown}'")
-    pipenv = ctx.python_home / pipenv_runtime.SUBDIR / "bin" / "pipenv"
+    home = ctx.python_home / pipenv_runtime.SUBDIR
     env = ctx.build_env()
     # VCS checkouts go where the /app symlink makes their paths valid at run time.
     env["PIP_SRC"] = str(ctx.python_home / "src")
     env["PIPENV_NOSPIN"] = "1"
     env["COLUMNS"] = _COLUMNS
+    # -B: Pipenv writes no bytecode of its own into the slug, where every
+    # later build would audit and cache each file (pip, which it runs, still
+    # compiles what it installs).
     proc.run(
-        [pipenv, *command[1:]],
+        [home / "venv" / "bin" / "python", "-B", home / "bin" / "pipenv", *command[1:]],
         out=ctx.out,
         env=env,
         cwd=ctx.build_dir,

@@ -15,6 +15,7 @@ from tests.support.lockfiles import make_lock_stale
 from tests.support.slug_checks import (
     TEST_COMPILE,
     Built,
+    assert_app_compiled,
     assert_dev_group_installed,
     assert_install_skipped,
     assert_installed_into_runtime,
@@ -32,6 +33,7 @@ RUN_PROCFILE_WEB = ROOT / "tests" / "support" / "run-procfile-web"
 # After check_command(): the Procfile's `web: pipenv run gunicorn app:app`, as
 # a dyno starts it, and where Pipenv and its venv are.
 _PIPENV_AT_RUN_TIME = r"""
+echo "PIPENV_BYTECODE: $(find /app/.heroku/python/pipenv -name '*.pyc' | wc -l)"
 "$2"
 echo "PIPENV: $(command -v pipenv)"
 echo "VIRTUAL_ENV: $VIRTUAL_ENV"
@@ -57,6 +59,10 @@ def test_pipenv_app_relocates_and_serves(pipenv_build, locked_apps):
     assert "RESPONSE: Hello from /app/.heroku/python" in result.stdout, result.log
     # In the runtime's site-packages, not in the venv Pipenv runs from.
     assert_installed_into_runtime(result.stdout)
+    # Pipenv ran with -B: none of its own bytecode in the slug, while pip
+    # still compiled what it installed.
+    assert "PIPENV_BYTECODE: 0\n" in result.stdout, result.stdout
+    assert_app_compiled(result.stdout)
     assert "Traceback" not in result.log
     fields = report(pipenv_build.cache)
     assert fields["package_manager"] == "pipenv"

@@ -15,6 +15,7 @@ from tests.support.lockfiles import make_lock_stale
 from tests.support.slug_checks import (
     TEST_COMPILE,
     Built,
+    assert_app_compiled,
     assert_dev_group_installed,
     assert_install_skipped,
     assert_installed_into_runtime,
@@ -58,8 +59,10 @@ def test_poetry_app_relocates_and_serves(poetry_build, locked_apps):
     [dist] = site.glob("poetry-*.dist-info")
     assert (dist / "INSTALLER").read_text() == f"{wheel_install.INSTALLER_NAME}\n"
     assert not list(site.glob("pip-*.dist-info"))
-    # Poetry ran with -B: no bytecode in its kept venv for the next build to remove.
+    # Poetry ran with -B: no bytecode in its kept venv for the next build to
+    # remove, while --compile still compiled the app's packages.
     assert not list(tool_dir.rglob("*.pyc"))
+    assert_app_compiled(result.stdout)
 
 
 def test_unchanged_rebuild_skips_the_install(poetry_build, locked_apps, mirror_url):

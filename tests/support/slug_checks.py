@@ -15,6 +15,11 @@ CHECK_SLUG = ROOT / "scripts" / "check-slug"
 # gunicorn entrypoint), then where the packages really are, and what else the
 # slug holds under .heroku.
 _WHERE = r"""
+python - <<'PY'
+import importlib.util, pathlib
+package = pathlib.Path(importlib.util.find_spec("gunicorn").origin).parent
+print("GUNICORN_BYTECODE:", len(list(package.glob("__pycache__/*.pyc"))))
+PY
 "$1"
 python - <<'PY'
 import importlib.util
@@ -43,6 +48,15 @@ def assert_installed_into_runtime(stdout: str, *, dev: bool = False) -> None:
     # The tool itself stayed in the build cache, out of the slug.
     lines = [line.rstrip() for line in stdout.splitlines()]
     assert "HEROKU_DIR: python" in lines, stdout
+
+
+def assert_app_compiled(stdout: str) -> None:
+    """The installer compiled the app's packages (gunicorn's bytecode was
+    there before anything in the slug imported it)."""
+    [count] = [
+        line.split()[1] for line in stdout.splitlines() if line.startswith("GUNICORN_BYTECODE:")
+    ]
+    assert int(count) > 0, stdout
 
 
 # Heroku CI: bin/test-compile, then the tests run in the build directory.
