@@ -23,12 +23,9 @@ there.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from buildpack.selfdeps import wheel_lock
-
-if TYPE_CHECKING:
-    from buildpack.selfdeps.wheel_choice import Interpreter
 
 LOCK_FILE = "tool-locks.json"
 # uv has no dependencies: its entry is its own wheels, whose sha256 also
@@ -41,6 +38,8 @@ LockUnusable = wheel_lock.LockUnusable
 LockedFile = wheel_lock.LockedFile
 environment = wheel_lock.environment
 files_present = wheel_lock.files_present
+# The best locked wheel of each package for an interpreter, as pip would choose.
+files_for = wheel_lock.files_for
 interpreter = wheel_lock.interpreter
 
 
@@ -50,34 +49,6 @@ def lock_path(buildpack_dir: Path) -> Path:
 
 def load(path: Path) -> dict[str, Any]:
     return wheel_lock.load_file(path, "the tools")
-
-
-def files_for(
-    data: dict[str, Any], tool: str, version: str, env: str, interp: Interpreter
-) -> list[LockedFile]:
-    """The wheels to install ``tool`` ``version`` for the environment ``env``
-    whose interpreter is ``interp``, one per package, each the best fit
-    among the locked files (as pip would choose)."""
-    entry = data["tools"].get(tool)
-    if not isinstance(entry, dict) or entry.get("version") != version:
-        raise LockUnusable(f"the buildpack has no lock of {tool} {version}")
-    if env not in entry.get("environments", []):
-        raise LockUnusable(f"the lock of {tool} {version} does not cover Python {env}")
-    chosen = []
-    for package in entry["packages"]:
-        if env not in package.get("environments", entry["environments"]):
-            continue
-        best: tuple[int, str, str] | None = None
-        for wheel in package["wheels"]:
-            score = interp.rank(wheel["file"])
-            if score is not None and (best is None or score > best[0]):
-                best = (score, wheel["file"], wheel["sha256"])
-        if best is None:
-            raise LockUnusable(
-                f"the lock has no wheel of {package['name']} {package['version']} for here"
-            )
-        chosen.append(LockedFile(package["name"], package["version"], best[1], best[2]))
-    return chosen
 
 
 def sha256s(data: dict[str, Any], tool: str, version: str) -> dict[str, str]:
