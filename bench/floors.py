@@ -136,11 +136,8 @@ def by_hand(manager: str, app: Path, cache: Path, archive: Path) -> float:
                 UV_COMPILE_BYTECODE="1",
             )
         elif manager == "poetry":
-            # As the build runs it: with -B, so that this run writes no
-            # bytecode into the kept venv the next (timed) build checks.
-            tool = _tool(cache, "poetry")
-            command = [str(tool.parent.parent / "venv" / "bin" / "python"), "-B", str(tool)]
-            command += ["sync", "--only", "main", "--no-interaction", "--no-ansi", "--compile"]
+            command = [str(_tool(cache, "poetry")), "sync", "--only", "main", "--no-interaction"]
+            command += ["--no-ansi", "--compile"]
             env.update(POETRY_VIRTUALENVS_CREATE="false", POETRY_CACHE_DIR=str(caches))
         else:
             # Pipenv's venv is part of the Python home the build cached (as on

@@ -145,7 +145,8 @@ def reuse(ctx: BuildContext, tv: ToolVersion, final: Path, *, executable: str) -
         return False
     expected = mark_bytes(entry[1] for entry in plan.files)
     if mark != expected:  # an older buildpack's empty mark: named for next time
-        safe_fs.write_atomic(final / MARK, expected, durable=False)
+        with contextlib.suppress(OSError):  # only the next build's speed is at stake
+            safe_fs.write_atomic(final / MARK, expected, durable=False)
     name = tool_names.display_name(tv.tool)
     ctx.out.step(f"Using cached {name} {tv.version} (checked against the buildpack's lock)")
     return True

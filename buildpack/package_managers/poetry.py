@@ -49,18 +49,17 @@ def install_dependencies(ctx: BuildContext) -> None:
     shown = " ".join(command)
     tools.warn_if_procfile_runs(ctx, "poetry")
     ctx.out.step(f"Installing dependencies using '{shown}'")
-    tool_dir = tools.venv_tool_dir(ctx, tools.requested_version(ctx, "poetry"))
+    poetry = tools.venv_tool_dir(ctx, tools.requested_version(ctx, "poetry")) / "bin" / "poetry"
     env = ctx.build_env()
     for name in _OTHER_ENVIRONMENTS:
         env.pop(name, None)
-    # -B: Poetry writes no bytecode into its kept venv, which the next build
-    # would only remove unread (kept_venv: bytecode there is never trusted).
-    # It applies to Poetry's own process; --compile still compiles the app's
-    # packages.
-    python, poetry = tool_dir / "venv" / "bin" / "python", tool_dir / "bin" / "poetry"
-    options = ["--no-interaction", "--no-ansi", "--compile"]
+    # Not -B, although the next build removes the bytecode Poetry writes into
+    # its kept venv: Poetry's own imports also compile the runtime's standard
+    # library through /app. Without them, the build backend Poetry runs for a
+    # path dependency (through the runtime's real path) writes that bytecode
+    # naming the build directory (tests/e2e/test_editable_installs.py).
     proc.run(
-        [python, "-B", poetry, *command[1:], *options],
+        [poetry, *command[1:], "--no-interaction", "--no-ansi", "--compile"],
         out=ctx.out,
         env=env,
         cwd=ctx.build_dir,
