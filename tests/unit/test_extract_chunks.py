@@ -69,7 +69,7 @@ def _member_offsets(tar: bytes) -> list[tuple[str, int, int]]:
 
 
 def _cuts(tar: bytes) -> list[int]:
-    """Cuts inside a member's data, at its end, in its padding, and in the next header."""
+    """Cuts inside a member's data, at its end, and inside its padding."""
     cuts = []
     for _name, start, size in _member_offsets(tar):
         end = start + size
