@@ -127,6 +127,7 @@ def reuse(ctx: BuildContext, tv: ToolVersion, final: Path, *, executable: str) -
                         app_python=ctx.python,
                         minor=minor,
                         executable=executable,
+                        mark=mark,
                         scanned=scanned,
                     )
         except (tool_lock.LockUnusable, package_index.IndexUnavailable, wheel_install.WheelError):
@@ -159,11 +160,13 @@ def problem(
     app_python: Path,
     minor: str,
     executable: str,
+    mark: bytes | None,
     scanned: tree_scan.Scan | None = None,
 ) -> str | None:
     """Why ``final`` is not exactly the venv made from ``wheels`` (each
     checked against the lock) for ``app_python``, or None, once its
-    bytecode is removed (``scanned``: its listing, begun earlier). Raises
+    bytecode is removed (``mark``: what ``.from-lock`` held when read, None
+    when it could not be; ``scanned``: its listing, begun earlier). Raises
     WheelError for a wheel the buildpack would not install."""
     from buildpack.selfdeps import wheel_install
 
@@ -191,9 +194,8 @@ def problem(
     try:
         if safe_fs.describe(final) is not None:
             return "it is not a directory of the buildpack's"
-        # Its names chose the wheels (or packaging did); a mark that cannot
+        # Its names chose the wheels (or packaging did); a mark that could not
         # be read as a small file is a difference.
-        mark = _read_mark(final)
         made[MARK] = mark if mark is not None else mark_bytes(wheel.name for wheel in wheels)
         python = str(final / "venv" / "bin" / "python")
         for wheel in wheels:

@@ -93,8 +93,7 @@ def locked(
     (raises LockUnusable when the lock has none)."""
     env = wheel_lock.environment(minor, platform.machine())
     interp = package_index.interpreter(minor)  # IndexUnavailable without packaging
-    files = tool_lock.files_for(lock, tool, version, env, interp)
-    return Plan(index, files=tuple((f.project, f.filename, f.sha256) for f in files))
+    return _files_plan(index, tool_lock.files_for(lock, tool, version, env, interp))
 
 
 def recalled(
@@ -113,6 +112,10 @@ def recalled(
     files = tool_lock.files_present(lock, tool, version, env, names)
     if len(files) != len(names):
         raise tool_lock.LockUnusable("the names are not exactly one locked wheel a package")
+    return _files_plan(index, files)
+
+
+def _files_plan(index: package_index.IndexSettings, files: list[tool_lock.LockedFile]) -> Plan:
     return Plan(index, files=tuple((f.project, f.filename, f.sha256) for f in files))
 
 

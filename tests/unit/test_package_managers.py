@@ -788,7 +788,12 @@ def test_the_kept_venv_check_names_what_is_wrong(kept_venv_tool, planted):
     c = _next_build_ctx(kept_venv_tool[0])
     wheels = sorted((c.ctx.cache_dir / ".heroku" / "tools" / "wheels").glob("*.whl"))
     found = kept_venv.problem(
-        tool_dir, wheels, app_python=c.ctx.python, minor=minor, executable="pipenv"
+        tool_dir,
+        wheels,
+        app_python=c.ctx.python,
+        minor=minor,
+        executable="pipenv",
+        mark=(tool_dir / kept_venv.MARK).read_bytes(),
     )
     assert found == reason
 
