@@ -3,6 +3,9 @@ with a message that says what to do, exit status 1 and no traceback."""
 
 from __future__ import annotations
 
+import os
+import re
+
 import pytest
 
 from tests.support.builds import assert_clean_failure, build_and_run, build_env
@@ -69,3 +72,16 @@ def test_package_manager_files_problems_stop_the_build(tmp_path, cache_dir, file
     if len(files) > 1:
         assert "  requirements.txt\n" in result.plain_stderr.replace(" !     ", "")
         assert "  uv.lock\n" in result.plain_stderr.replace(" !     ", "")
+
+
+def test_a_failed_build_leaves_no_build_directory_behind(tmp_path, cache_dir):
+    """build-and-run removes the /tmp/build_* it made, even when the build fails."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text(APP_PY)
+    (app / "pyproject.toml").write_text("")
+    result = build_and_run(app, cache_dir, tmp_path / "env", env=build_env(), command=["true"])
+    assert_clean_failure(result, "Error: pyproject.toml has no lockfile")
+    announced = re.search(r"^=== compile (/tmp/build_\w{10})$", result.stdout, re.MULTILINE)
+    assert announced, result.log
+    assert not os.path.lexists(announced.group(1)), result.log

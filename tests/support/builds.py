@@ -258,6 +258,13 @@ def assert_clean_failure(result: BuildResult, reason_text: str) -> None:
     assert "Traceback" not in result.log, result.log
     assert " !     Error: " in result.stderr, result.log
     assert reason_text in result.stderr, result.log
+    assert_random_build_dir_removed(result)
+
+
+def assert_random_build_dir_removed(result: BuildResult) -> None:
+    """A build directory build-and-run made itself is gone, even after a failure."""
+    for announced in re.findall(r"^=== compile (/tmp/build_\w{10})$", result.stdout, re.MULTILINE):
+        assert not os.path.lexists(announced), f"{announced} was left behind\n{result.log}"
 
 
 # --- builds that a test interrupts --------------------------------------------------
