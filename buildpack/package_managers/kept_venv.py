@@ -20,10 +20,11 @@ makes from the lock, judged by what the buildpack holds outside CACHE_DIR:
 - bin/ holds exactly the launchers and scripts the installer writes for
   those wheels (wheel_install.scripts_written), and pyvenv.cfg and the
   links are exactly the ones ``make_bare`` writes;
-- bytecode is never trusted: Poetry writes ``__pycache__`` when it runs, and
-  every ``.pyc`` there (a module's, by its name) is removed before Poetry
-  runs again (it compiles what it imports); any other ``.pyc`` fails
-  (Python imports a lone one).
+- bytecode is never trusted: Poetry writes ``__pycache__`` when it runs
+  (the build that ran it removes that: drop_bytecode), and every ``.pyc``
+  there (a module's, by its name) is removed before Poetry runs again (it
+  compiles what it imports); any other ``.pyc`` fails (Python imports a
+  lone one).
 
 Which of a package's locked wheels fits this machine is packaging's answer
 (its tags), and importing packaging costs an unchanged rebuild a sixth of
@@ -219,6 +220,42 @@ def problem(
     except verified_tree.CHECK_ERRORS as exc:
         return f"it could not be checked ({exc})"
     return None
+
+
+def drop_bytecode(final: Path, minor: str) -> int:
+    """Remove the module bytecode Poetry wrote into its kept venv ``final``
+    by running; returns how many files. The next build would remove it
+    anyway before trusting the venv (above); done here, where Poetry ran,
+    that build checks a smaller tree. Links are neither followed nor removed,
+    and anything else in a ``__pycache__`` is left for that check."""
+    site = final / "venv" / "lib" / f"python{minor}" / "site-packages"
+    if not safe_fs.resolves_inside(final, site):
+        return 0  # a link on the way: the next build's check says so
+    removed = 0
+    stack = [os.fspath(site)]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        in_pycache = os.path.basename(directory) == "__pycache__"
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            elif (
+                in_pycache
+                and entry.is_file(follow_symlinks=False)
+                and _BYTECODE.fullmatch(entry.name)
+            ):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+        if in_pycache:
+            with contextlib.suppress(OSError):  # not empty: the check decides
+                os.rmdir(directory)
+    return removed
 
 
 def mark_bytes(names: Iterable[str]) -> bytes:

@@ -13,7 +13,7 @@ from pathlib import Path
 from buildpack.cache.install_inputs import ManagerInputs, hash_files, read_toml
 from buildpack.core import errors, proc
 from buildpack.core.context import BuildContext
-from buildpack.package_managers import failures, tools
+from buildpack.package_managers import failures, kept_venv, tools
 
 LOCKFILE = "poetry.lock"
 # Poetry's words when poetry.lock no longer matches pyproject.toml.
@@ -53,8 +53,7 @@ def install_dependencies(ctx: BuildContext) -> None:
     env = ctx.build_env()
     for name in _OTHER_ENVIRONMENTS:
         env.pop(name, None)
-    # Not -B, although the next build removes the bytecode Poetry writes into
-    # its kept venv: Poetry's own imports also compile the runtime's standard
+    # Not -B: Poetry's own imports also compile the runtime's standard
     # library through /app. Without them, the build backend Poetry runs for a
     # path dependency (through the runtime's real path) writes that bytecode
     # naming the build directory (tests/e2e/test_editable_installs.py).
@@ -66,6 +65,10 @@ def install_dependencies(ctx: BuildContext) -> None:
         line_filter=lambda line: None if line.strip() in _NOISE else line,
         on_failure=lambda r: failure(shown, r.output),
     )
+    # What Poetry compiled into its own venv is not kept for the next build.
+    minor = tools.runtime_tag(ctx).removeprefix("python")
+    removed = kept_venv.drop_bytecode(poetry.parent.parent, minor)
+    ctx.report.set("poetry_bytecode_dropped", removed)
 
 
 def failure(command: str, output: str) -> errors.BuildError:

@@ -59,6 +59,9 @@ def test_poetry_app_relocates_and_serves(poetry_build, locked_apps):
     [dist] = site.glob("poetry-*.dist-info")
     assert (dist / "INSTALLER").read_text() == f"{wheel_install.INSTALLER_NAME}\n"
     assert not list(site.glob("pip-*.dist-info"))
+    # The bytecode Poetry wrote into its venv by running is not kept.
+    assert fields["poetry_bytecode_dropped"] > 0
+    assert not list(site.rglob("*.pyc"))
     # --compile compiled the app's packages.
     assert_app_compiled(result.stdout)
 
@@ -66,8 +69,8 @@ def test_poetry_app_relocates_and_serves(poetry_build, locked_apps):
 def test_unchanged_rebuild_skips_the_install(poetry_build, locked_apps, mirror_url):
     """Before the tests below change the module's cache: the same app again."""
     again = rebuild_unchanged(locked_apps, poetry_build, mirror_url)
-    # The venv the first build made (and Poetry ran from, writing bytecode)
-    # is checked in place and run again, not made again from its wheels.
+    # The venv the first build made (and Poetry ran from) is checked in
+    # place and run again, not made again from its wheels.
     version = locked_apps.settings.tools["poetry"]
     assert f"Using cached Poetry {version} (checked against the buildpack's lock)" in again.stdout
     assert "Not trusting parts of the build cache" not in again.stdout, again.log
