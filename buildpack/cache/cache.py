@@ -145,15 +145,11 @@ class BuildCache:
     def _read_metadata(self) -> None:
         path = self.cache_dir / METADATA
         try:
-            with open(safe_fs.open_nofollow(path, os.O_RDONLY), "rb") as f:
-                text = f.read(_MAX_METADATA_BYTES + 1).decode("utf-8", "replace")
+            text = safe_fs.read_small(path, _MAX_METADATA_BYTES).decode("utf-8", "replace")
         except FileNotFoundError:
             return
         except OSError as exc:
             self.problem = f"The cache metadata is unreadable ({exc.strerror})"
-            return
-        if len(text) > _MAX_METADATA_BYTES:
-            self.problem = "The cache metadata is unreadable (too large)"
             return
         try:
             self.previous = parse_metadata(text)

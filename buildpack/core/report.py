@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,8 @@ from buildpack.core.redact import redact_text
 
 REPORT_PATH = Path("build-data/python.json")
 MAX_VALUE_CHARS = 200
+# Far above any report set() can make (values are cut to MAX_VALUE_CHARS).
+_MAX_REPORT_BYTES = 4 * 1024 * 1024
 
 
 class Report:
@@ -60,8 +61,7 @@ def redacted(value: Any) -> Any:
 
 def load(cache_dir: Path) -> dict[str, Any]:
     try:
-        with open(safe_fs.open_nofollow(cache_dir / REPORT_PATH, os.O_RDONLY), "rb") as f:
-            data = json.loads(f.read())
+        data = json.loads(safe_fs.read_small(cache_dir / REPORT_PATH, _MAX_REPORT_BYTES))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

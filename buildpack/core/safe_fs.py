@@ -8,6 +8,8 @@ through these helpers:
 
 - ``open_nofollow`` opens a file and fails (ELOOP) on a link, so a lock or
   a read never goes through one;
+- ``read_small`` reads a small file an earlier build left, refusing a link,
+  a fifo (which would block) or a device, and reading no more than a bound;
 - ``write_atomic`` writes a fresh, exclusively created temporary file and
   renames it over the destination, which replaces a link instead of writing
   through it;
@@ -29,6 +31,26 @@ from pathlib import Path
 def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
     """``os.open`` that refuses a symbolic link as the last component (OSError ELOOP)."""
     return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+
+
+def read_small(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file at ``path``, which holds at most ``limit``.
+
+    What an earlier build left can be anything: a link is refused (ELOOP), a
+    fifo is neither opened blocking nor read, a device not opened at all
+    (EINVAL "not a regular file"), and a larger file is not read whole
+    (EFBIG "too large").
+    """
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    with open(open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+        # Checked again on what was opened: the name may have been replaced.
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, "too large", str(path))
+    return data
 
 
 def is_link_error(exc: OSError) -> bool:

@@ -48,7 +48,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import stat
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -271,14 +270,9 @@ def _read_mark(final: Path) -> bytes | None:
     """``.from-lock``'s bytes, or None when it is no small regular file (a
     link is not followed)."""
     try:
-        fd = safe_fs.open_nofollow(final / MARK, os.O_RDONLY | os.O_NONBLOCK)
+        return safe_fs.read_small(final / MARK, _MARK_MAX_BYTES)
     except OSError:
         return None
-    with open(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            return None
-        data = f.read(_MARK_MAX_BYTES + 1)
-    return data if len(data) <= _MARK_MAX_BYTES else None
 
 
 def _names(mark: bytes | None) -> list[str] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sysconfig
+import threading
 from pathlib import Path
 
 import pytest
@@ -401,6 +402,33 @@ def test_tree_without_usable_metadata_is_discarded(tmp_path, metadata, reason):
     assert reason in session.reasons[0]
     site = captured.ctx.build_python_home / "lib/python3.13/site-packages"
     assert (site / "marker.txt").read_text() == "v1"  # a fresh tree, not the stale one
+
+
+def test_metadata_that_is_a_fifo_is_discarded_without_blocking(tmp_path):
+    captured = _ctx(tmp_path)
+    _write_tree_only(captured.ctx, None)
+    fifo = captured.ctx.cache_dir / cache.METADATA
+    os.mkfifo(fifo)
+    opened: list[BuildCache] = []
+    opening = threading.Thread(target=lambda: opened.append(BuildCache.open(captured.ctx)))
+    opening.start()
+    opening.join(30)
+    if opening.is_alive():
+        # Blocked opening the fifo: a writer lets it go, so the failure ends.
+        with open(fifo, "wb"):
+            pass
+        opening.join()
+    [session] = opened
+    session.lock.release()
+    assert session.problem == "The cache metadata is unreadable (not a regular file)"
+
+
+def test_metadata_over_the_bound_is_not_read(tmp_path):
+    captured = _ctx(tmp_path)
+    _write_tree_only(captured.ctx, " " * (cache._MAX_METADATA_BYTES + 1))
+    session = _build(captured)
+    assert session.status == cache.DISCARDED
+    assert "The cache metadata is unreadable (too large)" in session.reasons[0]
 
 
 def test_another_buildpacks_cache_is_discarded_but_its_version_is_sticky(tmp_path):

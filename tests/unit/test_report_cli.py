@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -83,6 +84,21 @@ def test_report_as_a_directory_does_not_fail(tmp_path):
     cache = tmp_path / "cache"
     (cache / report.REPORT_PATH).mkdir(parents=True)
     assert run_report("build", str(cache)).returncode == 0
+
+
+def test_a_fifo_or_an_oversized_report_is_not_read(tmp_path):
+    """A fifo an earlier build's hook left would block a plain open: run_report's
+    timeout fails the test then."""
+    cache = tmp_path / "cache"
+    path = cache / report.REPORT_PATH
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    result = run_report("build", str(cache), "env")
+    assert (result.returncode, yaml.safe_load(result.stdout)) == (0, {})
+    path.unlink()
+    path.write_text('{"python_version": "' + "3" * (5 * 1024 * 1024) + '"}')
+    result = run_report("build", str(cache), "env")
+    assert (result.returncode, yaml.safe_load(result.stdout)) == (0, {})
 
 
 def test_no_arguments_does_not_fail():
