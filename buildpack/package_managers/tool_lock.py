@@ -53,9 +53,7 @@ def load(path: Path) -> dict[str, Any]:
 
 def sha256s(data: dict[str, Any], tool: str, version: str) -> dict[str, str]:
     """File name -> sha256 of every wheel the lock lists for ``tool`` ``version``."""
-    entry = data["tools"].get(tool)
-    if not isinstance(entry, dict) or entry.get("version") != version:
-        raise LockUnusable(f"the buildpack has no lock of {tool} {version}")
+    entry = wheel_lock.entry_of(data, tool, version)
     return {w["file"]: w["sha256"] for p in entry["packages"] for w in p["wheels"]}
 
 

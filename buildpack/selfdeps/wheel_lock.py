@@ -110,14 +110,20 @@ def load_file(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+def entry_of(data: Mapping[str, Any], entry_name: str, version: str) -> dict[str, Any]:
+    """The lock's entry for ``entry_name`` at ``version``; else LockUnusable."""
+    entry = data["tools"].get(entry_name)
+    if not isinstance(entry, dict) or entry.get("version") != version:
+        raise LockUnusable(f"the buildpack has no lock of {entry_name} {version}")
+    return entry
+
+
 def covered(
     data: Mapping[str, Any], entry_name: str, version: str, env: str, abiflags: str = ""
 ) -> dict[str, Any]:
     """The entry, if it covers the environment ``env`` (a standard build:
     no ``abiflags``); else LockUnusable. Standard library only."""
-    entry = data["tools"].get(entry_name)
-    if not isinstance(entry, dict) or entry.get("version") != version:
-        raise LockUnusable(f"the buildpack has no lock of {entry_name} {version}")
+    entry = entry_of(data, entry_name, version)
     if abiflags or env not in entry.get("environments", []):
         raise LockUnusable(f"the lock of {entry_name} does not cover Python {env}{abiflags}")
     return entry
