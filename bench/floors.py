@@ -146,7 +146,17 @@ def by_hand(manager: str, app: Path, cache: Path, archive: Path) -> float:
             command = [str(APP_HOME / "pipenv" / "bin" / "pipenv"), "install", "--deploy"]
             command.append("--system")
             env.update(PIPENV_SYSTEM="1", PIPENV_VERBOSITY="-1", PIPENV_CACHE_DIR=str(caches))
-        return timed(command, cwd=build, env=env, stdout=subprocess.DEVNULL)
+        seconds = timed(command, cwd=build, env=env, stdout=subprocess.DEVNULL)
+        if manager == "poetry":
+            # Poetry ran from the venv the build keeps in CACHE_DIR and wrote
+            # its bytecode there, which the build removes after its own run:
+            # the next build must not pay for the floor's (not timed).
+            sys.path.insert(0, str(ROOT))
+            from buildpack.package_managers import kept_venv
+
+            minor = f"{sys.version_info[0]}.{sys.version_info[1]}"
+            kept_venv.drop_bytecode(_tool(cache, "poetry").parent.parent, minor)
+        return seconds
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
