@@ -160,15 +160,19 @@ def restore(
             dest = python_home / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             data = (source / "files" / rel).read_bytes()
-            # A copy: whatever the build does to its pip, the seed stays as checked.
-            safe_fs.write_atomic(dest, data, mode=0o755 if rel.startswith("bin/") else 0o644)
+            # A copy: whatever the build does to its pip, the seed stays as
+            # checked. Not fsynced, as the slug's files are not: a fsync per
+            # file made this four times slower (0.76 s against 0.19 s).
+            safe_fs.write_atomic(
+                dest, data, mode=0o755 if rel.startswith("bin/") else 0o644, durable=False
+            )
             written.append((dest, data))
         meta = site / f"pip-{version}.dist-info"
         for name, data in (
             ("INSTALLER", f"{wheel_install.INSTALLER_NAME}\n".encode()),
             ("REQUESTED", b""),
         ):
-            safe_fs.write_atomic(meta / name, data)
+            safe_fs.write_atomic(meta / name, data, durable=False)
             written.append((meta / name, data))
         wheel_install.write_record(meta / "RECORD", site, written)
     except OSError:
