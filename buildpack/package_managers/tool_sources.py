@@ -57,11 +57,11 @@ def install_from_lock(
     final_venv: Path,
     executable: str,
     *,
-    bare: Callable[[Path], None] | None = None,
+    bare: Callable[[Path], None],
 ) -> FromLock | None:
     """The tool's locked dependency set for the runtime ``minor``, installed
-    into a new venv at ``venv`` (made by ``bare``, else by ``python -m
-    venv``) without pip (see locked_venv), with ``executable`` in its bin/;
+    into a new venv at ``venv`` (made by ``bare``) without pip (see
+    locked_venv), with ``executable`` in its bin/;
     what it installed and from where (see FromLock), or None, saying why,
     when pip has to do it. Says the build step either way."""
     from buildpack.package_managers import locked_venv, tool_lock, tool_wheels, tools
@@ -84,10 +84,7 @@ def install_from_lock(
         ctx.out.step(f"Installing {name}")
     else:
         ctx.out.step(f"Using cached {name} (its wheels, checked against the buildpack's lock)")
-    if bare is None:
-        bare_venv(ctx, tv, venv)
-    else:
-        bare(venv)
+    bare(venv)
     try:
         cached = locked_venv.install(ctx, plan, minor=minor, venv=venv, final_venv=final_venv)
         if not (venv / "bin" / executable).is_file():
