@@ -97,6 +97,12 @@ def test_pipenv_run_in_the_procfile_serves_from_app(pipenv_build):
     assert "PYVENV: home = /app/.heroku/python/bin" in result.stdout
     pyvenv = [line for line in result.stdout.splitlines() if line.startswith("PYVENV: ")]
     assert all("/tmp/" not in line for line in pyvenv), pyvenv
+    # Written by the buildpack from the lock (kept_venv.make_bare), not by
+    # `python -m venv`, which adds version, executable and command lines.
+    assert pyvenv == [
+        "PYVENV: home = /app/.heroku/python/bin",
+        "PYVENV: include-system-site-packages = false",
+    ], pyvenv
     assert (
         "Relocation check: no file under .heroku/python refers to the build directory."
         in result.stdout
