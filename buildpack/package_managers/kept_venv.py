@@ -48,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -231,29 +232,18 @@ def drop_bytecode(final: Path, minor: str) -> int:
     if not safe_fs.resolves_inside(final, site):
         return 0  # a link on the way: the next build's check says so
     removed = 0
-    stack = [os.fspath(site)]
-    while stack:
-        directory = stack.pop()
-        try:
-            with os.scandir(directory) as it:
-                entries = list(it)
-        except OSError:
+    # os.walk lists a link to a directory but does not go into it.
+    for directory, _, names in os.walk(site):
+        if os.path.basename(directory) != "__pycache__":
             continue
-        in_pycache = os.path.basename(directory) == "__pycache__"
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
-            elif (
-                in_pycache
-                and entry.is_file(follow_symlinks=False)
-                and _BYTECODE.fullmatch(entry.name)
-            ):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
+        for name in names:
+            path = os.path.join(directory, name)
+            with contextlib.suppress(FileNotFoundError):
+                if _BYTECODE.fullmatch(name) and stat.S_ISREG(os.lstat(path).st_mode):
+                    os.unlink(path)
                     removed += 1
-        if in_pycache:
-            with contextlib.suppress(OSError):  # not empty: the check decides
-                os.rmdir(directory)
+        with contextlib.suppress(OSError):  # not empty: the check decides
+            os.rmdir(directory)
     return removed
 
 

@@ -49,7 +49,8 @@ def install_dependencies(ctx: BuildContext) -> None:
     shown = " ".join(command)
     tools.warn_if_procfile_runs(ctx, "poetry")
     ctx.out.step(f"Installing dependencies using '{shown}'")
-    poetry = tools.venv_tool_dir(ctx, tools.requested_version(ctx, "poetry")) / "bin" / "poetry"
+    tag = tools.runtime_tag(ctx)
+    tool_dir = tools.venv_tool_dir_for(ctx, tools.requested_version(ctx, "poetry"), tag)
     env = ctx.build_env()
     for name in _OTHER_ENVIRONMENTS:
         env.pop(name, None)
@@ -58,7 +59,7 @@ def install_dependencies(ctx: BuildContext) -> None:
     # path dependency (through the runtime's real path) writes that bytecode
     # naming the build directory (tests/e2e/test_editable_installs.py).
     proc.run(
-        [poetry, *command[1:], "--no-interaction", "--no-ansi", "--compile"],
+        [tool_dir / "bin" / "poetry", *command[1:], "--no-interaction", "--no-ansi", "--compile"],
         out=ctx.out,
         env=env,
         cwd=ctx.build_dir,
@@ -66,8 +67,7 @@ def install_dependencies(ctx: BuildContext) -> None:
         on_failure=lambda r: failure(shown, r.output),
     )
     # What Poetry compiled into its own venv is not kept for the next build.
-    minor = tools.runtime_tag(ctx).removeprefix("python")
-    removed = kept_venv.drop_bytecode(poetry.parent.parent, minor)
+    removed = kept_venv.drop_bytecode(tool_dir, tag.removeprefix("python"))
     ctx.report.set("poetry_bytecode_dropped", removed)
 
 
