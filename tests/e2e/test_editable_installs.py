@@ -22,6 +22,7 @@ import pytest
 from tests.support.builds import (
     ROOT,
     BuildResult,
+    announced_build_dir,
     build_and_run,
     build_env,
     copy_fixture,
@@ -141,9 +142,9 @@ def relocate_and_check(
 
 def compiled_in(result: BuildResult) -> str:
     """The build directory, as build-and-run announced it."""
-    found = re.search(r"^=== compile (\S+)$", result.stdout, re.MULTILINE)
+    found = announced_build_dir(result)
     assert found, result.log
-    return found.group(1)
+    return found
 
 
 def fresh_build_dir(label: str) -> Path:

@@ -4,11 +4,16 @@ with a message that says what to do, exit status 1 and no traceback."""
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
 
-from tests.support.builds import assert_clean_failure, build_and_run, build_env
+from tests.support.builds import (
+    announced_build_dir,
+    assert_clean_failure,
+    build_and_run,
+    build_env,
+    is_random_build_dir,
+)
 from tests.support.slug_checks import report
 
 pytestmark = pytest.mark.e2e
@@ -82,6 +87,6 @@ def test_a_failed_build_leaves_no_build_directory_behind(tmp_path, cache_dir):
     (app / "pyproject.toml").write_text("")
     result = build_and_run(app, cache_dir, tmp_path / "env", env=build_env(), command=["true"])
     assert_clean_failure(result, "Error: pyproject.toml has no lockfile")
-    announced = re.search(r"^=== compile (/tmp/build_\w{10})$", result.stdout, re.MULTILINE)
-    assert announced, result.log
-    assert not os.path.lexists(announced.group(1)), result.log
+    announced = announced_build_dir(result)
+    assert announced is not None and is_random_build_dir(announced), result.log
+    assert not os.path.lexists(announced), result.log

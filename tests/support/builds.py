@@ -261,9 +261,21 @@ def assert_clean_failure(result: BuildResult, reason_text: str) -> None:
     assert_random_build_dir_removed(result)
 
 
+def announced_build_dir(result: BuildResult) -> str | None:
+    """The build directory build-and-run announced ("=== compile DIR"), if it got that far."""
+    found = re.search(r"^=== compile (\S+)$", result.stdout, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def is_random_build_dir(path: str) -> bool:
+    """Whether ``path`` is one build-and-run made itself (mktemp's /tmp/build_XXXXXXXXXX)."""
+    return re.fullmatch(r"/tmp/build_\w{10}", path) is not None
+
+
 def assert_random_build_dir_removed(result: BuildResult) -> None:
     """A build directory build-and-run made itself is gone, even after a failure."""
-    for announced in re.findall(r"^=== compile (/tmp/build_\w{10})$", result.stdout, re.MULTILINE):
+    announced = announced_build_dir(result)
+    if announced is not None and is_random_build_dir(announced):
         assert not os.path.lexists(announced), f"{announced} was left behind\n{result.log}"
 
 
