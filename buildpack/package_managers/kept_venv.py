@@ -114,6 +114,8 @@ def reuse(ctx: BuildContext, tv: ToolVersion, final: Path, *, executable: str) -
     scanning = tree_scan.started(final) if is_dir else None
     why, lost = None, False  # lost: made again without a word of distrust
     with scanning or contextlib.nullcontext() as scanned:
+        if scanned is not None:
+            ctx.report.set(f"{tv.tool}_venv_scan", scanned.how)
         try:
             index = tools.app_index(ctx)
             recall = _names(mark)
@@ -162,7 +164,7 @@ def problem(
     minor: str,
     executable: str,
     mark: bytes | None,
-    scanned: tree_scan.Scan | None = None,
+    scanned: tree_scan.Begun | None = None,
 ) -> str | None:
     """Why ``final`` is not exactly the venv made from ``wheels`` (each
     checked against the lock) for ``app_python``, or None, once its

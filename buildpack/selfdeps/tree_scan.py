@@ -7,6 +7,14 @@ nothing the check is given: so a caller may start it in a thread
 (reading a file and hashing it let the other thread run). The listing
 itself decides nothing: a file is trusted only once check_tree has found
 its digest to be the one the lock vouches for.
+
+Two threads of one process take turns at the GIL for each small file, so a
+thread barely overlaps the caller's own work. In a process that runs no
+other thread, ``started`` therefore forks a child that lists and hashes
+(ChildScan), on the other core: Poetry's kept venv (1,900 files) was
+checked in 0.12-0.16 s instead of 0.20-0.28 s. With threads running, a fork
+could copy a lock one of them holds (OpenSSL's, under hashlib), so the
+scan then stays in a thread.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,7 +59,8 @@ def scan(root: Path, leave_out: str = "") -> list[Entry]:
     """Everything under the directory ``root`` but its top-level
     ``leave_out``, in the order os.walk (top-down) lists it; a directory
     that cannot be listed is passed over, as os.walk does."""
-    with started(root, leave_out) as scanning:
+    # The caller waits: a child would only move the same work elsewhere.
+    with started(root, leave_out, child=False) as scanning:
         return scanning.entries()
 
 
@@ -133,15 +143,33 @@ def sha256_files(paths: list[Path]) -> list[str | OSError]:
     return hashing.found
 
 
-class Scan:
+class Begun:
+    """A scan of ``root`` (but its top-level ``leave_out``) begun in the
+    background: ``entries`` waits for it, ``stop`` ends it unread."""
+
+    how = ""  # "thread" or "process", for the build report
+
+    def __init__(self, root: Path, leave_out: str = "") -> None:
+        self.root = root
+        self.leave_out = leave_out
+
+    def entries(self) -> list[Entry]:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class Scan(Begun):
     """``scan`` of a directory, running in a thread (see ``started``): it
     lists the directory, then hashes the files from the first on; whoever
     waits for it (``entries``) hashes from the last one back meanwhile, so
     two cores share the hashing."""
 
+    how = "thread"
+
     def __init__(self, root: Path, leave_out: str = "") -> None:
-        self.root = root
-        self.leave_out = leave_out
+        super().__init__(root, leave_out)
         self._stop = threading.Event()
         self._listed = threading.Event()
         self._entries: list[Entry] = []
@@ -179,16 +207,137 @@ class Scan:
                 done[index] = Entry(entry.rel, entry.kind, digest)
         return done
 
+    def stop(self) -> None:
+        """Stop after the file being read, and wait for the thread."""
+        self._stop.set()
+        self._thread.join()
+
+
+class ChildScan(Begun):
+    """``scan`` of a directory in a forked child process, which lists and
+    hashes it one file after the other and hands the listing over a pipe
+    when done. Only for a process running no other thread (see above)."""
+
+    how = "process"
+
+    def __init__(self, root: Path, leave_out: str = "") -> None:
+        super().__init__(root, leave_out)
+        self._listing: list[Entry] | None = None
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            _child(root, leave_out, read_end, write_end)  # never returns
+        os.close(write_end)
+        self._pid: int | None = pid
+        self._read = read_end
+
+    def entries(self) -> list[Entry]:
+        """The listing, once the child has sent it all and ended well."""
+        if self._listing is None:
+            chunks = []
+            try:
+                while chunk := os.read(self._read, _CHUNK):
+                    chunks.append(chunk)
+            except BaseException:
+                self._reap(kill=True)
+                raise
+            status = self._reap(kill=False)
+            if status != 0:
+                raise OSError(f"the process that read {self.root} ended with status {status}")
+            self._listing = decode(b"".join(chunks))
+        return list(self._listing)
+
+    def stop(self) -> None:
+        """End the child, read or not, so nothing reads the directory after."""
+        self._reap(kill=True)
+
+    def _reap(self, *, kill: bool) -> int:
+        if self._pid is None:
+            return 0
+        pid, self._pid = self._pid, None
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        os.close(self._read)
+        return os.waitstatus_to_exitcode(status)
+
+
+def _child(root: Path, leave_out: str, read_end: int, write_end: int) -> None:
+    """The forked child: list and hash ``root``, write the listing, exit.
+    It never returns into the build's code, nor runs its cleanups."""
+    status = 1
+    try:
+        os.close(read_end)
+        # The build's SIGTERM handler is for the build: this just ends.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        view = memoryview(encode(_serial_scan(root, leave_out)))
+        while view:
+            view = view[os.write(write_end, view) :]
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _serial_scan(root: Path, leave_out: str) -> list[Entry]:
+    """``scan`` without threads (the child's)."""
+    found, paths = _list(root, leave_out, threading.Event())
+    done = []
+    for entry, path in zip(found, paths, strict=True):
+        if entry.kind != FILE:
+            done.append(entry)
+            continue
+        try:
+            done.append(Entry(entry.rel, FILE, sha256_file(path)))
+        except OSError as exc:
+            done.append(Entry(entry.rel, FILE, error=exc))
+    return done
+
+
+def encode(entries: list[Entry]) -> bytes:
+    """Entries as NUL-separated fields, four each (a file name never holds
+    a NUL): kind, path, sha256, errno of a file that could not be read."""
+    fields: list[str] = []
+    for entry in entries:
+        errno_ = "" if entry.error is None else str(entry.error.errno or 0)
+        fields += [entry.kind, entry.rel, entry.sha256, errno_]
+    return "\0".join(fields).encode("utf-8", "surrogateescape")
+
+
+def decode(data: bytes) -> list[Entry]:
+    if not data:
+        return []
+    fields = data.decode("utf-8", "surrogateescape").split("\0")
+    if len(fields) % 4:
+        raise ValueError("the scan's listing was cut short")
+    entries = []
+    for i in range(0, len(fields), 4):
+        kind, rel, sha256, errno_ = fields[i : i + 4]
+        if errno_:
+            code = int(errno_)
+            error = OSError(code, os.strerror(code) if code else "could not be read")
+            entries.append(Entry(rel, kind, error=error))
+        else:
+            entries.append(Entry(rel, kind, sha256))
+    return entries
+
 
 @contextlib.contextmanager
-def started(root: Path, leave_out: str = "") -> Iterator[Scan]:
-    """A scan of the real directory ``root``, begun now in a thread; on
-    leaving, it is stopped (after the file it is reading) and waited for,
-    so nothing reads the directory once the caller goes on to remove it."""
-    running = Scan(root, leave_out)
-    running._thread.start()
+def started(root: Path, leave_out: str = "", *, child: bool | None = None) -> Iterator[Begun]:
+    """A scan of the real directory ``root``, begun now: in a child process
+    when this process runs no other thread (``child`` decides, when given),
+    else in a thread. On leaving, it is stopped and waited for, so nothing
+    reads the directory once the caller goes on to remove it."""
+    if child is None:
+        child = hasattr(os, "fork") and threading.active_count() == 1
+    running: Begun
+    if child:
+        running = ChildScan(root, leave_out)
+    else:
+        running = Scan(root, leave_out)
+        running._thread.start()
     try:
         yield running
     finally:
-        running._stop.set()
-        running._thread.join()
+        running.stop()

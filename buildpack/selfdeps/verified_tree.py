@@ -124,7 +124,7 @@ def check_tree(
     links: Mapping[str, str] | None = None,
     accept: Callable[[str], bool] = lambda rel: False,
     leave_out: str = "",
-    scanned: tree_scan.Scan | None = None,
+    scanned: tree_scan.Begun | None = None,
 ) -> None:
     """Raise Untrusted unless everything under ``root`` (but its top-level
     ``leave_out``) is accounted for, and nothing of it missing: a member of

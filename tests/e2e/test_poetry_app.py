@@ -75,7 +75,10 @@ def test_unchanged_rebuild_skips_the_install(poetry_build, locked_apps, mirror_u
     assert f"Using cached Poetry {version} (checked against the buildpack's lock)" in again.stdout
     assert "Not trusting parts of the build cache" not in again.stdout, again.log
     assert_install_skipped(again, poetry_build.cache, "poetry")
-    assert "cache_untrusted" not in report(poetry_build.cache)
+    fields = report(poetry_build.cache)
+    assert "cache_untrusted" not in fields
+    # The build runs no other thread then, so a child process read the venv.
+    assert fields["poetry_venv_scan"] == "process", again.log
 
 
 def test_stale_poetry_lock_fails_clearly(tmp_path, poetry_build, locked_apps, mirror_url):

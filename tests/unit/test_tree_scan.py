@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import stat
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,7 +69,8 @@ def test_a_scan_lists_what_os_walk_did_in_its_order_and_never_through_a_link(tmp
     assert by_rel["pkg/sub/leaf.py"].sha256 == hashlib.sha256(b"leaf\n").hexdigest()
 
 
-def test_a_scan_in_a_thread_gives_the_same_listing_and_check(tmp_path):
+@pytest.mark.parametrize("child", [False, True], ids=["thread", "process"])
+def test_a_scan_begun_early_gives_the_same_listing_and_check(tmp_path, child):
     root, _ = _tree(tmp_path)
     for name in ("pkg/linked", "pkg/file-link", "pkg/fifo"):
         (root / name).unlink()
@@ -73,25 +78,109 @@ def test_a_scan_in_a_thread_gives_the_same_listing_and_check(tmp_path):
         rel: hashlib.sha256((root / rel).read_bytes()).hexdigest()
         for rel in ("top.txt", "pkg/mod.py", "pkg/sub/leaf.py")
     }
-    with tree_scan.started(root, ".wheels") as scanning:
+    with tree_scan.started(root, ".wheels", child=child) as scanning:
         listed = scanning.entries()
+        assert scanning.how == ("process" if child else "thread")
         verified_tree.check_tree(root, files, leave_out=".wheels", scanned=scanning)
     assert listed == tree_scan.scan(root, ".wheels")
     (root / "pkg" / "sub" / "leaf.py").write_text("changed\n")
     with (
-        tree_scan.started(root, ".wheels") as scanning,
+        tree_scan.started(root, ".wheels", child=child) as scanning,
         pytest.raises(verified_tree.Untrusted, match=r"pkg/sub/leaf\.py differs"),
     ):
         verified_tree.check_tree(root, files, leave_out=".wheels", scanned=scanning)
-    with tree_scan.started(root) as scanning, pytest.raises(ValueError, match="the scan is of"):
+    with (
+        tree_scan.started(root, child=child) as scanning,
+        pytest.raises(ValueError, match="the scan is of"),
+    ):
         verified_tree.check_tree(root, files, leave_out=".wheels", scanned=scanning)
 
 
 def test_a_scan_left_early_is_stopped_and_waited_for(tmp_path):
     root, _ = _tree(tmp_path)
-    with tree_scan.started(root) as scanning:
+    with tree_scan.started(root, child=False) as scanning:
         pass
+    assert isinstance(scanning, tree_scan.Scan)
     assert not scanning._thread.is_alive()
+
+
+def test_a_child_scan_left_early_is_ended_and_reaped(tmp_path):
+    root = _many_files(tmp_path)
+    with tree_scan.started(root, child=True) as scanning:
+        assert isinstance(scanning, tree_scan.ChildScan)
+        pid = scanning._pid
+        assert pid is not None
+    with pytest.raises(ChildProcessError):  # reaped: no such child any more
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _many_files(tmp_path: Path) -> Path:
+    root = tmp_path / "many"
+    for d in range(20):
+        (root / f"d{d}").mkdir(parents=True)
+        for f in range(40):
+            (root / f"d{d}" / f"f{f}.py").write_bytes(b"x" * 4096)
+    return root
+
+
+def test_a_child_scan_lists_and_hashes_as_scan_does(tmp_path):
+    root, _ = _tree(tmp_path)
+    with tree_scan.started(root, ".wheels", child=True) as scanning:
+        # A fifo in the tree must not block the child either.
+        assert scanning.entries() == tree_scan.scan(root, ".wheels")
+
+
+def test_a_child_that_dies_is_an_error_not_a_short_listing(tmp_path):
+    """A real SIGKILL, before the child could list 800 files."""
+    root = _many_files(tmp_path)
+    with tree_scan.started(root, child=True) as scanning:
+        assert isinstance(scanning, tree_scan.ChildScan) and scanning._pid is not None
+        os.kill(scanning._pid, signal.SIGKILL)
+        with pytest.raises(OSError, match="ended with status -9"):
+            scanning.entries()
+
+
+def test_a_listing_crosses_the_pipe_unchanged():
+    odd = os.fsdecode(b"caf\xe9\nline.py")  # not UTF-8, and a newline
+    entries = [
+        tree_scan.Entry("pkg", tree_scan.DIR),
+        tree_scan.Entry(f"pkg/{odd}", tree_scan.FILE, "ab" * 32),
+        tree_scan.Entry("pkg/link", tree_scan.LINK),
+        tree_scan.Entry("pkg/gone.py", tree_scan.FILE, error=FileNotFoundError(2, "No such file")),
+    ]
+    decoded = tree_scan.decode(tree_scan.encode(entries))
+    assert decoded[:3] == entries[:3]
+    assert decoded[3].rel == "pkg/gone.py" and decoded[3].sha256 == ""
+    assert isinstance(decoded[3].error, FileNotFoundError)
+    assert tree_scan.decode(b"") == []
+    with pytest.raises(ValueError, match="cut short"):
+        tree_scan.decode(tree_scan.encode(entries)[:-1] + b"\0x")
+
+
+def test_the_scan_runs_in_a_child_only_when_no_other_thread_runs(tmp_path):
+    root, _ = _tree(tmp_path)
+    code = (
+        "import sys; from pathlib import Path; from buildpack.selfdeps import tree_scan\n"
+        "with tree_scan.started(Path(sys.argv[1])) as s:\n"
+        "    s.entries(); print(s.how)\n"
+    )
+    alone = subprocess.run(
+        [sys.executable, "-c", code, str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert alone.stdout.strip() == "process"
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        with tree_scan.started(root) as scanning:
+            assert scanning.how == "thread"
+    finally:
+        release.set()
+        other.join()
 
 
 def test_what_a_scan_could_not_read_is_raised_when_checked(tmp_path):
