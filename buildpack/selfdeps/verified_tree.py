@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 from buildpack.core import safe_fs
-from buildpack.selfdeps import tree_scan
+from buildpack.selfdeps import launchers, tree_scan
 from buildpack.selfdeps.wheel_lock import LockedFile
 
 WHEELS = ".wheels"
@@ -69,8 +69,7 @@ def members(wheel: Path, opened: zipfile.ZipFile | None = None) -> Iterator[tupl
     of ``wheel`` (read from ``opened``, when the caller has it open), from
     its RECORD; its own RECORD left out."""
     with contextlib.nullcontext(opened) if opened is not None else zipfile.ZipFile(wheel) as zf:
-        tops = {name.split("/", 1)[0] for name in zf.namelist()}
-        [dist_info] = [top for top in tops if top.endswith(".dist-info")]
+        dist_info = launchers.dist_info_of(zf)
         data_dir = dist_info.removesuffix(".dist-info") + ".data"
         text = zf.read(f"{dist_info}/RECORD").decode("utf-8")
     for row in csv.reader(io.StringIO(text)):

@@ -30,7 +30,7 @@ from installer.exceptions import InstallerError
 from installer.records import Hash, InvalidRecordEntry, RecordEntry, parse_record_file
 from installer.scripts import Script
 from installer.sources import WheelContentElement, WheelFile
-from installer.utils import Scheme, copyfileobj_with_hashing, fix_shebang, parse_entrypoints
+from installer.utils import Scheme, copyfileobj_with_hashing, parse_entrypoints
 
 from buildpack.selfdeps.wheel_install import (
     INSTALLER_NAME,
@@ -72,40 +72,6 @@ def install(wheel: Path, layout: Layout) -> list[Path]:
                 destination.roll_back()
                 raise
             return destination.paths
-    except _BAD_WHEEL as exc:
-        raise WheelError(f"{wheel.name} is not a wheel we can install: {exc}") from None
-
-
-def launcher_text(python: str, module: str, attr: str) -> str:
-    """The launcher installer writes for a console script on POSIX."""
-    _, data = Script("launcher", module, attr, "console").generate(python, "posix")
-    return data.decode("utf-8")
-
-
-def scripts_written(
-    wheel: Path, python: str, opened: zipfile.ZipFile | None = None
-) -> dict[str, bytes]:
-    """What a site-packages install of ``wheel`` with launchers running
-    ``python`` writes into the scripts directory: name -> exact bytes (its
-    entry points' launchers, and its own scripts with ``#!python`` made to
-    name ``python``). pip's pipX.Y launcher is not among them. ``opened``:
-    the wheel, when the caller has it open."""
-    try:
-        with contextlib.nullcontext(opened) if opened is not None else zipfile.ZipFile(wheel) as zf:
-            source = _CheckedWheel(zf)
-            written = {
-                name: launcher_text(python, *entry_point(target)).encode("utf-8")
-                for name, target in source._entry_points()
-            }
-            prefix = f"{source.data_dir}/scripts/"
-            for name in zf.namelist():
-                if name.startswith(prefix) and not name.endswith("/"):
-                    with (
-                        zf.open(name) as member,
-                        fix_shebang(cast(BinaryIO, member), python) as fixed,
-                    ):
-                        written[name.removeprefix(prefix)] = fixed.read()
-            return written
     except _BAD_WHEEL as exc:
         raise WheelError(f"{wheel.name} is not a wheel we can install: {exc}") from None
 

@@ -32,6 +32,7 @@ could not fetch it).
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import hashlib
 import io
@@ -40,6 +41,8 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from buildpack.selfdeps import launchers
 
 INSTALLER_NAME = "heroku-python-classic-buildpack"
 
@@ -92,11 +95,7 @@ def install_into_prefix(
 def launcher(python: str, target: str) -> str:
     """The console-script launcher installer writes for ``module:function``."""
     module, attr = entry_point(target)
-    try:
-        from buildpack.selfdeps.wheel_destination import launcher_text
-    except ImportError as exc:
-        raise _unavailable(exc) from None
-    return launcher_text(python, module, attr)
+    return launchers.launcher(python, module, attr).decode("utf-8")
 
 
 def scripts_written(
@@ -106,10 +105,13 @@ def scripts_written(
     with launchers running ``python``: name -> exact bytes (read from
     ``opened``, when the caller has the wheel open)."""
     try:
-        from buildpack.selfdeps.wheel_destination import scripts_written
-    except ImportError as exc:
-        raise _unavailable(exc) from None
-    return scripts_written(wheel, python, opened)
+        with contextlib.nullcontext(opened) if opened is not None else zipfile.ZipFile(wheel) as zf:
+            scripts = launchers.written(zf, python)
+    except (launchers.Unreadable, zipfile.BadZipFile, ValueError, UnicodeDecodeError) as exc:
+        raise WheelError(f"{wheel.name} is not a wheel we can install: {exc}") from None
+    for name in scripts:
+        check_script_name(name)
+    return scripts
 
 
 def entry_point(target: str) -> tuple[str, str]:
