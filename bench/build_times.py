@@ -96,6 +96,7 @@ ROWS = [
     Row("unchanged", "phases", lambda b: b.phase("total")),
     Row("unchanged", "  of which package manager install",
         lambda b: b.phase("package_manager_install")),
+    Row("unchanged", "  of which cache save", lambda b: b.phase("cache_save")),
     Row("unchanged", "wall", lambda b: b.wall),
     Row("changed", "wall", lambda b: b.wall),
 ]  # fmt: skip

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 from buildpack import package_managers
 from buildpack.app import checks, stack
@@ -103,17 +105,20 @@ def compile_app(ctx: BuildContext) -> None:
     guarantee_app_paths(ctx)
     boot_rewritten = repair_install_records(ctx)
     envfiles.write(ctx)
-    audit_relocation(ctx, boot_rewritten)
-    if ctx.deps is not None and ctx.cache_dir_problem() is None:
-        # Kept for the next build: not into a CACHE_DIR a hook removed.
-        with ctx.report.timed("buildpack_dependencies"):
-            ctx.deps.wait([ctx.build_python_home])
-        ctx.report.set("buildpack_dependencies_source", ctx.deps.source or "none")
-        ctx.report.set("pypa_libraries_source", ctx.deps.pure.source or "none")
-        if ctx.deps.ready:
-            locate.remember(ctx.buildpack_dir, ctx.build_dir, ctx.deps.target)
-    with ctx.report.timed("cache_save"):
-        cache.save(ctx, app_refs=boot_rewritten)
+    # The audit reads the whole Python home, on the other core when it can,
+    # while the cache is saved; what it found is said after.
+    with relocation_audit(ctx, boot_rewritten) as audited:
+        if ctx.deps is not None and ctx.cache_dir_problem() is None:
+            # Kept for the next build: not into a CACHE_DIR a hook removed.
+            with ctx.report.timed("buildpack_dependencies"):
+                ctx.deps.wait([ctx.build_python_home])
+            ctx.report.set("buildpack_dependencies_source", ctx.deps.source or "none")
+            ctx.report.set("pypa_libraries_source", ctx.deps.pure.source or "none")
+            if ctx.deps.ready:
+                locate.remember(ctx.buildpack_dir, ctx.build_dir, ctx.deps.target)
+        with ctx.report.timed("cache_save"):
+            cache.save(ctx, app_refs=boot_rewritten)
+        say_relocation(ctx, audited)
     ctx.report.set("total_duration", round(time.monotonic() - started, 3))
 
 
@@ -151,12 +156,27 @@ def repair_install_records(ctx: BuildContext) -> set[str]:
     return set(refs)
 
 
-def audit_relocation(ctx: BuildContext, boot_rewritten: set[str]) -> None:
+@contextlib.contextmanager
+def relocation_audit(ctx: BuildContext, boot_rewritten: set[str]) -> Iterator[audit.Begun | None]:
+    """The relocation audit of the final tree, begun (None when the runtime
+    is not linked at /app: nothing to prove); ended on the way out."""
     if not runtime.is_linked(ctx):
+        yield None
         return
-    result = audit.audit(
+    begun = audit.Begun(
         ctx.build_python_home, build_dir=ctx.build_dir, boot_rewritten=boot_rewritten
     )
+    ctx.report.set("relocation_audit_in", begun.how)
+    try:
+        yield begun
+    finally:
+        begun.stop()
+
+
+def say_relocation(ctx: BuildContext, audited: audit.Begun | None) -> None:
+    if audited is None:
+        return
+    result = audited.result()
     for line in result.summary_lines():
         ctx.out.info(line)
     for key, value in result.report_fields().items():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from buildpack.core import forked
 from buildpack.relocation.boot_script import app_relative_prefix
 from buildpack.relocation.path_rewrite import (
     BINARY_SNIFF_BYTES,
@@ -174,6 +177,42 @@ def audit(python_home: Path, *, build_dir: Path, boot_rewritten: set[str]) -> Au
     result.findings.sort(key=lambda f: f.path)
     result.unreadable.sort()
     return result
+
+
+class Begun:
+    """``audit``, begun in a forked child when the build runs no other
+    thread (core.forked): it reads the whole Python home, which the build
+    need not wait for while it saves the cache. Else done in process now."""
+
+    def __init__(
+        self,
+        python_home: Path,
+        *,
+        build_dir: Path,
+        boot_rewritten: set[str],
+        child: bool | None = None,  # decided here when None
+    ) -> None:
+        self._work: Callable[[], AuditResult] = functools.partial(
+            audit, python_home, build_dir=build_dir, boot_rewritten=boot_rewritten
+        )
+        if child is None:
+            child = forked.possible()
+        self._child = forked.Child(self._work, "the relocation check") if child else None
+        self.how = "child process" if self._child else "build process"
+        self._result = None if self._child else self._work()
+
+    def result(self) -> AuditResult:
+        if self._result is None:
+            assert self._child is not None
+            try:
+                self._result = self._child.result()
+            except forked.ChildFailed:  # killed from outside: read it here
+                self._result = self._work()
+        return self._result
+
+    def stop(self) -> None:
+        if self._child is not None:
+            self._child.stop()
 
 
 def _search_file(path: str, matcher: Rewriter, overlap: int) -> tuple[bool, bool]:

@@ -8,13 +8,11 @@ nothing the check is given: so a caller may start it in a thread
 itself decides nothing: a file is trusted only once check_tree has found
 its digest to be the one the lock vouches for.
 
-Two threads of one process take turns at the GIL for each small file, so a
-thread barely overlaps the caller's own work. In a process that runs no
-other thread, ``started`` therefore forks a child that lists and hashes
-(ChildScan), on the other core: Poetry's kept venv (1,900 files) was
-checked in 0.12-0.16 s instead of 0.20-0.28 s. With threads running, a fork
-could copy a lock one of them holds (OpenSSL's, under hashlib), so the
-scan then stays in a thread.
+In a process that runs no other thread, ``started`` forks a child that
+lists and hashes (core.forked) on the other core, since a thread takes
+turns at the GIL with the caller's own work: Poetry's kept venv (1,900
+files) was checked in 0.12-0.16 s instead of 0.20-0.28 s. Else the scan
+runs in a thread.
 """
 
 from __future__ import annotations
@@ -22,11 +20,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from buildpack.core import forked
 
 DIR, LINK, FILE, OTHER = "dir", "link", "file", "other"
 _CHUNK = 1024 * 1024
@@ -214,70 +213,23 @@ class Scan(Begun):
 
 
 class ChildScan(Begun):
-    """``scan`` of a directory in a forked child process, which lists and
-    hashes it one file after the other and hands the listing over a pipe
-    when done. Only for a process running no other thread (see above)."""
+    """``scan`` of a directory in a forked child process (core.forked),
+    which lists and hashes it one file after the other. Only for a process
+    running no other thread."""
 
     how = "process"
 
     def __init__(self, root: Path, leave_out: str = "") -> None:
         super().__init__(root, leave_out)
-        self._listing: list[Entry] | None = None
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            _child(root, leave_out, read_end, write_end)  # never returns
-        os.close(write_end)
-        self._pid: int | None = pid
-        self._read = read_end
+        self.child = forked.Child(lambda: _serial_scan(root, leave_out), f"the scan of {root}")
 
     def entries(self) -> list[Entry]:
         """The listing, once the child has sent it all and ended well."""
-        if self._listing is None:
-            chunks = []
-            try:
-                while chunk := os.read(self._read, _CHUNK):
-                    chunks.append(chunk)
-            except BaseException:
-                self._reap(kill=True)
-                raise
-            status = self._reap(kill=False)
-            if status != 0:
-                raise OSError(f"the process that read {self.root} ended with status {status}")
-            self._listing = decode(b"".join(chunks))
-        return list(self._listing)
+        return list(self.child.result())
 
     def stop(self) -> None:
-        """End the child, read or not, so nothing reads the directory after."""
-        self._reap(kill=True)
-
-    def _reap(self, *, kill: bool) -> int:
-        if self._pid is None:
-            return 0
-        pid, self._pid = self._pid, None
-        if kill:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        os.close(self._read)
-        return os.waitstatus_to_exitcode(status)
-
-
-def _child(root: Path, leave_out: str, read_end: int, write_end: int) -> None:
-    """The forked child: list and hash ``root``, write the listing, exit.
-    It never returns into the build's code, nor runs its cleanups."""
-    status = 1
-    try:
-        os.close(read_end)
-        # The build's SIGTERM handler is for the build: this just ends.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        view = memoryview(encode(_serial_scan(root, leave_out)))
-        while view:
-            view = view[os.write(write_end, view) :]
-        status = 0
-    finally:
-        os._exit(status)
+        """End the child, done or not, so nothing reads the directory after."""
+        self.child.stop()
 
 
 def _serial_scan(root: Path, leave_out: str) -> list[Entry]:
@@ -295,34 +247,6 @@ def _serial_scan(root: Path, leave_out: str) -> list[Entry]:
     return done
 
 
-def encode(entries: list[Entry]) -> bytes:
-    """Entries as NUL-separated fields, four each (a file name never holds
-    a NUL): kind, path, sha256, errno of a file that could not be read."""
-    fields: list[str] = []
-    for entry in entries:
-        errno_ = "" if entry.error is None else str(entry.error.errno or 0)
-        fields += [entry.kind, entry.rel, entry.sha256, errno_]
-    return "\0".join(fields).encode("utf-8", "surrogateescape")
-
-
-def decode(data: bytes) -> list[Entry]:
-    if not data:
-        return []
-    fields = data.decode("utf-8", "surrogateescape").split("\0")
-    if len(fields) % 4:
-        raise ValueError("the scan's listing was cut short")
-    entries = []
-    for i in range(0, len(fields), 4):
-        kind, rel, sha256, errno_ = fields[i : i + 4]
-        if errno_:
-            code = int(errno_)
-            error = OSError(code, os.strerror(code) if code else "could not be read")
-            entries.append(Entry(rel, kind, error=error))
-        else:
-            entries.append(Entry(rel, kind, sha256))
-    return entries
-
-
 @contextlib.contextmanager
 def started(root: Path, leave_out: str = "", *, child: bool | None = None) -> Iterator[Begun]:
     """A scan of the real directory ``root``, begun now: in a child process
@@ -330,7 +254,7 @@ def started(root: Path, leave_out: str = "", *, child: bool | None = None) -> It
     else in a thread. On leaving, it is stopped and waited for, so nothing
     reads the directory once the caller goes on to remove it."""
     if child is None:
-        child = hasattr(os, "fork") and threading.active_count() == 1
+        child = forked.possible()
     running: Begun
     if child:
         running = ChildScan(root, leave_out)

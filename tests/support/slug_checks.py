@@ -123,6 +123,12 @@ def assert_install_skipped(result: BuildResult, cache: Path, manager: str) -> No
     assert fields["cache_status"] == "reused"
     assert fields["dependencies_install_skipped"] is True
     assert fields[f"{manager}_install_source"] == "cache"
+    # Nothing else runs then, so the relocation audit read the Python home in
+    # a child process while the cache was saved, and said so after.
+    assert fields["relocation_audit_in"] == "child process", result.log
+    assert fields["relocation_findings_count"] == 0
+    saving = result.stdout.index("-----> Saving cache")
+    assert result.stdout.index("Relocation check: no file under", saving) > saving
 
 
 def assert_tool_outside_runtime(cache: Path, tool: str, version: str) -> Path:

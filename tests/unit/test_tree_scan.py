@@ -108,7 +108,7 @@ def test_a_child_scan_left_early_is_ended_and_reaped(tmp_path):
     root = _many_files(tmp_path)
     with tree_scan.started(root, child=True) as scanning:
         assert isinstance(scanning, tree_scan.ChildScan)
-        pid = scanning._pid
+        pid = scanning.child.pid
         assert pid is not None
     with pytest.raises(ChildProcessError):  # reaped: no such child any more
         os.waitpid(pid, os.WNOHANG)
@@ -134,27 +134,22 @@ def test_a_child_that_dies_is_an_error_not_a_short_listing(tmp_path):
     """A real SIGKILL, before the child could list 800 files."""
     root = _many_files(tmp_path)
     with tree_scan.started(root, child=True) as scanning:
-        assert isinstance(scanning, tree_scan.ChildScan) and scanning._pid is not None
-        os.kill(scanning._pid, signal.SIGKILL)
+        assert isinstance(scanning, tree_scan.ChildScan) and scanning.child.pid is not None
+        os.kill(scanning.child.pid, signal.SIGKILL)
         with pytest.raises(OSError, match="ended with status -9"):
             scanning.entries()
 
 
-def test_a_listing_crosses_the_pipe_unchanged():
+def test_a_listing_crosses_from_the_child_unchanged(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
     odd = os.fsdecode(b"caf\xe9\nline.py")  # not UTF-8, and a newline
-    entries = [
-        tree_scan.Entry("pkg", tree_scan.DIR),
-        tree_scan.Entry(f"pkg/{odd}", tree_scan.FILE, "ab" * 32),
-        tree_scan.Entry("pkg/link", tree_scan.LINK),
-        tree_scan.Entry("pkg/gone.py", tree_scan.FILE, error=FileNotFoundError(2, "No such file")),
-    ]
-    decoded = tree_scan.decode(tree_scan.encode(entries))
-    assert decoded[:3] == entries[:3]
-    assert decoded[3].rel == "pkg/gone.py" and decoded[3].sha256 == ""
-    assert isinstance(decoded[3].error, FileNotFoundError)
-    assert tree_scan.decode(b"") == []
-    with pytest.raises(ValueError, match="cut short"):
-        tree_scan.decode(tree_scan.encode(entries)[:-1] + b"\0x")
+    (root / odd).write_bytes(b"odd\n")
+    (root / "link").symlink_to(odd)
+    with tree_scan.started(root, child=True) as scanning:
+        listed = scanning.entries()
+    assert listed == tree_scan.scan(root)
+    assert {e.rel: e.sha256 for e in listed}[odd] == hashlib.sha256(b"odd\n").hexdigest()
 
 
 def test_the_scan_runs_in_a_child_only_when_no_other_thread_runs(tmp_path):
