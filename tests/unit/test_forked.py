@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import pytest
 
 from buildpack.core import forked
 from buildpack.relocation import audit
+from tests.support import threads
 from tests.unit.test_relocation import clean_tree, write
 
 
@@ -51,22 +49,10 @@ def test_a_child_stopped_early_is_killed_and_reaped() -> None:
 
 
 def test_a_fork_is_possible_only_when_no_other_thread_runs(tmp_path: Path) -> None:
-    alone = subprocess.run(
-        [sys.executable, "-c", "from buildpack.core import forked; print(forked.possible())"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert alone.stdout.strip() == "True"
-    release = threading.Event()
-    other = threading.Thread(target=release.wait)
-    other.start()
-    try:
+    code = "from buildpack.core import forked; print(forked.possible())"
+    assert threads.printed_alone(code) == "True"
+    with threads.another_thread():
         assert not forked.possible()
-    finally:
-        release.set()
-        other.join()
 
 
 @pytest.mark.parametrize("child", [False, True], ids=["build process", "child process"])

@@ -6,14 +6,12 @@ import hashlib
 import os
 import signal
 import stat
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from buildpack.selfdeps import tree_scan, verified_tree
+from tests.support import threads
 
 
 def _tree(tmp_path: Path) -> tuple[Path, Path]:
@@ -159,23 +157,9 @@ def test_the_scan_runs_in_a_child_only_when_no_other_thread_runs(tmp_path):
         "with tree_scan.started(Path(sys.argv[1])) as s:\n"
         "    s.entries(); print(s.how)\n"
     )
-    alone = subprocess.run(
-        [sys.executable, "-c", code, str(root)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert alone.stdout.strip() == "process"
-    release = threading.Event()
-    other = threading.Thread(target=release.wait)
-    other.start()
-    try:
-        with tree_scan.started(root) as scanning:
-            assert scanning.how == "thread"
-    finally:
-        release.set()
-        other.join()
+    assert threads.printed_alone(code, str(root)) == "process"
+    with threads.another_thread(), tree_scan.started(root) as scanning:
+        assert scanning.how == "thread"
 
 
 def test_what_a_scan_could_not_read_is_raised_when_checked(tmp_path):
