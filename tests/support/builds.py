@@ -335,6 +335,9 @@ class RunningBuild:
             for pid in _descendants(self.popen.pid)
             if "bin/compile" in " ".join(_cmdline(pid)[:3])
         ]
+        # Not a child the buildpack forked (core.forked): it has the same
+        # command line as its parent, and the build does not answer for it.
+        found = [pid for pid in found if not _forked_from(_parent(pid), pid)]
         if not found:
             pytest.fail(f"no bin/compile process under {self.popen.pid}:\n{self.log}")
         return found[-1]
@@ -425,6 +428,15 @@ def _cmdline(pid: int) -> list[str]:
     except OSError:
         return []
     return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
+
+
+def _parent(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[1]) if len(fields) > 1 else 0
+
+
+def _forked_from(parent: int, pid: int) -> bool:
+    return parent > 0 and _cmdline(parent) == _cmdline(pid) != []
 
 
 def _descendants(root: int) -> list[int]:
