@@ -27,7 +27,8 @@ _CHUNK = 1024 * 1024
 
 
 class ChildFailed(OSError):
-    """The child ended without a result (killed, or its work raised)."""
+    """The child could not start, or ended without a result (killed, or its
+    work raised)."""
 
 
 def possible() -> bool:
@@ -41,7 +42,12 @@ class Child(Generic[T]):
     def __init__(self, work: Callable[[], T], what: str) -> None:
         self.what = what  # for the error: "the scan of DIR"
         read_end, write_end = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # no process to spare: the caller does the work
+            os.close(read_end)
+            os.close(write_end)
+            raise ChildFailed(f"could not start a process for {what}: {exc}") from None
         if pid == 0:
             _run_child(work, read_end, write_end)  # never returns
         os.close(write_end)

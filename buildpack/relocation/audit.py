@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable
@@ -197,7 +198,10 @@ class Begun:
         )
         if child is None:
             child = forked.possible()
-        self._child = forked.Child(self._work, "the relocation check") if child else None
+        self._child: forked.Child[AuditResult] | None = None
+        if child:
+            with contextlib.suppress(forked.ChildFailed):  # no fork: done here
+                self._child = forked.Child(self._work, "the relocation check")
         self.how = "child process" if self._child else "build process"
         self._result = None if self._child else self._work()
 

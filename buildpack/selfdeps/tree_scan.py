@@ -255,10 +255,11 @@ def started(root: Path, leave_out: str = "", *, child: bool | None = None) -> It
     reads the directory once the caller goes on to remove it."""
     if child is None:
         child = forked.possible()
-    running: Begun
+    running: Begun | None = None
     if child:
-        running = ChildScan(root, leave_out)
-    else:
+        with contextlib.suppress(forked.ChildFailed):  # no fork: a thread then
+            running = ChildScan(root, leave_out)
+    if running is None:
         running = Scan(root, leave_out)
         running._thread.start()
     try:

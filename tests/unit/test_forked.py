@@ -11,6 +11,7 @@ import pytest
 
 from buildpack.core import forked
 from buildpack.relocation import audit
+from buildpack.selfdeps import tree_scan
 from tests.support import threads
 from tests.unit.test_relocation import clean_tree, write
 
@@ -88,3 +89,24 @@ def test_an_audit_whose_child_is_killed_is_done_in_the_build(
     os.kill(begun._child.pid, signal.SIGKILL)
     assert begun.result() == audit.audit(home, build_dir=build, boot_rewritten=set())
     assert [f.path for f in begun.result().findings] == [".heroku/python/bin/stray"]
+
+
+def test_without_a_process_to_spare_the_work_is_done_in_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fake fork failure (EAGAIN): root is not held to a process limit,
+    so it cannot be staged for real."""
+    build, home, _ = clean_tree(tmp_path)
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    with pytest.raises(forked.ChildFailed, match="could not start a process for a test"):
+        forked.Child(lambda: 1, "a test")
+    begun = audit.Begun(home, build_dir=build, boot_rewritten=set(), child=True)
+    assert begun.how == "build process"
+    assert begun.result() == audit.audit(home, build_dir=build, boot_rewritten=set())
+    with tree_scan.started(home, child=True) as scanning:
+        assert scanning.how == "thread"
+        assert scanning.entries() == tree_scan.scan(home)
