@@ -36,6 +36,18 @@ def possible() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
+def start(work: Callable[[], T], what: str, *, wanted: bool | None = None) -> Child[T] | None:
+    """``work()`` begun in a forked child, or None when it is not: another
+    thread runs (``wanted`` decides, when given) or no process could be
+    started. The caller then does the work itself."""
+    if not (possible() if wanted is None else wanted):
+        return None
+    try:
+        return Child(work, what)
+    except ChildFailed:
+        return None
+
+
 class Child(Generic[T]):
     """``work()`` running in a forked child; ``result`` waits for it."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 from collections.abc import Callable
@@ -196,12 +195,7 @@ class Begun:
         self._work: Callable[[], AuditResult] = functools.partial(
             audit, python_home, build_dir=build_dir, boot_rewritten=boot_rewritten
         )
-        if child is None:
-            child = forked.possible()
-        self._child: forked.Child[AuditResult] | None = None
-        if child:
-            with contextlib.suppress(forked.ChildFailed):  # no fork: done here
-                self._child = forked.Child(self._work, "the relocation check")
+        self._child = forked.start(self._work, "the relocation check", wanted=child)
         self.how = "child process" if self._child else "build process"
         self._result = None if self._child else self._work()
 

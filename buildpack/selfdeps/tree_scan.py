@@ -219,9 +219,9 @@ class ChildScan(Begun):
 
     how = "process"
 
-    def __init__(self, root: Path, leave_out: str = "") -> None:
+    def __init__(self, root: Path, leave_out: str, child: forked.Child[list[Entry]]) -> None:
         super().__init__(root, leave_out)
-        self.child = forked.Child(lambda: _serial_scan(root, leave_out), f"the scan of {root}")
+        self.child = child
 
     def entries(self) -> list[Entry]:
         """The listing, once the child has sent it all and ended well."""
@@ -253,13 +253,13 @@ def started(root: Path, leave_out: str = "", *, child: bool | None = None) -> It
     when this process runs no other thread (``child`` decides, when given),
     else in a thread. On leaving, it is stopped and waited for, so nothing
     reads the directory once the caller goes on to remove it."""
-    if child is None:
-        child = forked.possible()
-    running: Begun | None = None
-    if child:
-        with contextlib.suppress(forked.ChildFailed):  # no fork: a thread then
-            running = ChildScan(root, leave_out)
-    if running is None:
+    running: Begun
+    scanning = forked.start(
+        lambda: _serial_scan(root, leave_out), f"the scan of {root}", wanted=child
+    )
+    if scanning is not None:
+        running = ChildScan(root, leave_out, scanning)
+    else:
         running = Scan(root, leave_out)
         running._thread.start()
     try:
