@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from buildpack.core import errors, proc, tool_names
+from buildpack.core import tool_names
 from buildpack.core.context import BuildContext
 
 # The fetching and unpacking modules are imported by the function that
@@ -28,17 +28,6 @@ def set_install_source(ctx: BuildContext, tool: str, source: str) -> None:
     """``<tool>_install_source`` in the report: ``index`` (fetched and
     unpacked without running pip), ``pip`` (pip installed it) or ``cache``."""
     ctx.report.set(f"{tool}_install_source", source)
-
-
-def bare_venv(ctx: BuildContext, tv: ToolVersion, venv: Path) -> None:
-    """A venv of the app's Python, through /app: its python links to
-    /app/.heroku/python/bin/python and works from any build directory."""
-    proc.run(
-        [ctx.python, "-m", "venv", "--without-pip", venv],
-        out=ctx.out,
-        env=ctx.build_env(),
-        on_failure=lambda r: errors.install_package_manager_failed(tv.tool, tv.version, r.output),
-    )
 
 
 @dataclass(frozen=True)

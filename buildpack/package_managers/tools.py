@@ -205,7 +205,12 @@ def make_venv(ctx: BuildContext, tv: ToolVersion, venv: Path, *, executable: str
     venv's own pip (the runtime's bundled one when that cannot be had)."""
     # The app's Python, through /app: the venv's python links to
     # /app/.heroku/python/bin/python and works from any build directory.
-    tool_sources.bare_venv(ctx, tv, venv)
+    proc.run(
+        [ctx.python, "-m", "venv", "--without-pip", venv],
+        out=ctx.out,
+        env=ctx.build_env(),
+        on_failure=lambda r: errors.install_package_manager_failed(tv.tool, tv.version, r.output),
+    )
     if install_pip(ctx, venv, venv / "bin" / "python", requested_version(ctx, "pip").version):
         # The venv's own pip: seconds faster than the bundled one from its zip.
         pip_install(ctx, tv, [venv / "bin" / "python", "-m", "pip"], [])
