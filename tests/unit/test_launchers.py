@@ -8,11 +8,12 @@ install through wheel_install writes.
 from __future__ import annotations
 
 import zipfile
+from io import BytesIO
 from pathlib import Path
 
 import pytest
 from installer.scripts import Script
-from installer.utils import parse_entrypoints
+from installer.utils import fix_shebang, parse_entrypoints
 
 from buildpack.selfdeps import launchers, wheel_install
 from tests.unit.wheel_factory import build_wheel
@@ -73,13 +74,7 @@ def test_an_entry_point_installer_would_refuse_is_refused(value: str) -> None:
         b"",
     ],
 )
-def test_a_wheels_own_script_names_the_python_as_installer_makes_it(
-    tmp_path: Path, script: bytes
-) -> None:
-    from io import BytesIO
-
-    from installer.utils import fix_shebang
-
+def test_a_wheels_own_script_names_the_python_as_installer_makes_it(script: bytes) -> None:
     with fix_shebang(BytesIO(script), "/app/.heroku/python/bin/python") as fixed:
         expected = fixed.read()
     assert launchers.with_python(script, "/app/.heroku/python/bin/python") == expected
