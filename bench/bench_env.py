@@ -100,10 +100,26 @@ def build_env(mirror: str, home: Path, index: str | None, work: Path) -> dict[st
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST"))}
     env.update(STACK="heroku-24", PYTHONUNBUFFERED="1", BUILDPACK_S3_BASE_URL=mirror)
     env["HOME"] = str(home)
+    env["PATH"] = f"{host_python(work).parent}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     if index is not None:
         # Only the loopback index: none of this machine's pip config.
         env = only_this_index(env, index, work)
     return env
+
+
+def host_python(work: Path) -> Path:
+    """The python3 that runs bin/compile: a venv of this interpreter without
+    pip, made once in ``work``, as the end-to-end tests use (see
+    tests/support/builds.py) and like the python3 of Heroku's images. Not
+    this interpreter's own: a version manager's shim before it (pyenv's is
+    a bash script) and the packages in its site-packages (a .pth file
+    there may import some at every start) are not a build host's."""
+    from tests.support.builds import make_pipless_python
+
+    venv = work / "host-python"
+    if not venv.exists():
+        make_pipless_python(venv)
+    return venv / "bin" / "python3"
 
 
 def compile_once(

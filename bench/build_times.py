@@ -14,8 +14,10 @@ floors of its phases (bench/floors.py): the runtime install beside
 tar -x``), the package manager's download beside one plain GET of the same
 bytes, the app's installer beside the same command run by hand on the same
 app in a fresh runtime. Beside the unchanged rebuild: the interpreter's own
-start-up (``python3 -I -c pass``). Each timed build and floor starts after a
-``sync`` (not timed), so that none pays for the writeback of the one before.
+start-up (``python3 -I -c pass``, with the python3 that runs bin/compile:
+a venv of this interpreter without pip, see bench_env.host_python). Each
+timed build and floor starts after a ``sync`` (not timed), so that none
+pays for the writeback of the one before.
 
 The runtime comes from a loopback mirror serving this interpreter packed as
 a runtime archive; with --index loopback (the default) everything pip's
@@ -47,6 +49,7 @@ from bench_env import (
     Build,
     build_env,
     compile_once,
+    host_python,
     index_requirements,
     load,
     machine,
@@ -161,7 +164,9 @@ def run(args: argparse.Namespace, work: Path) -> Results:
                         results.overlapped.setdefault(manager, []).append(
                             build.fields.get("package_manager_fetch_overlapped") is True
                         )
-                        measure_floors(results, manager, base, cache, archive, env, index, blob)
+                        measure_floors(
+                            results, manager, base, cache, archive, env, index, blob, work
+                        )
                 shutil.rmtree(cache, ignore_errors=True)
     return results
 
@@ -175,6 +180,7 @@ def measure_floors(
     env: dict[str, str],
     index: FaultServer,
     blob: str,
+    work: Path,
 ) -> None:
     results.add_floor(manager, "unpack", floors.unpack(archive))
     mirror_url = env["BUILDPACK_S3_BASE_URL"]
@@ -184,7 +190,8 @@ def measure_floors(
     results.add_floor(
         manager, "by_hand", floors.installer_by_hand(manager, app, cache, archive, env)
     )
-    results.add_floor(manager, "startup", floors.timed([sys.executable, "-I", "-c", "pass"]))
+    python3 = str(host_python(work))
+    results.add_floor(manager, "startup", floors.timed([python3, "-I", "-c", "pass"]))
 
 
 def table(results: Results, runs: int, markdown: bool) -> None:

@@ -11,18 +11,47 @@ libraries, and in ``bin/release``, which never has them.
 
 from __future__ import annotations
 
-import importlib.metadata
+import os
+import re
 from pathlib import Path
 
 from buildpack.core.python_home import site_packages_dirs
+
+_SEPARATORS = re.compile(r"[-_.]+")
 
 
 def has_any(python_home: Path, *names: str) -> bool:
     """Whether a distribution of any of ``names`` is installed under ``python_home``."""
     path = [str(site) for site in site_packages_dirs(python_home)]
-    if not path:
+    names = tuple(name for name in names if _may_be_there(path, name))
+    if not names:
         return False
+    # Only now: importing it (and the email package it needs) costs more
+    # than most builds spend asking, and most apps have none of ``names``.
+    import importlib.metadata
+
     for name in names:
         for _ in importlib.metadata.distributions(name=name, path=path):
             return True
     return False
+
+
+def _may_be_there(path: list[str], name: str) -> bool:
+    """False only when no entry in ``path`` can be a distribution of ``name``.
+
+    A cheap first pass: any entry whose normalized name begins with the
+    normalized ``name`` counts, so importlib.metadata still has the last word.
+    """
+    wanted = _normalized(name)
+    for site in path:
+        try:
+            entries = os.listdir(site)
+        except OSError:
+            continue
+        if any(_normalized(entry).startswith(wanted) for entry in entries):
+            return True
+    return False
+
+
+def _normalized(name: str) -> str:
+    return _SEPARATORS.sub("_", name.lower())

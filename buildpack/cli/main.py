@@ -6,8 +6,9 @@ import contextlib
 import os
 import signal
 import sys
-import traceback
+import threading
 from pathlib import Path
+from typing import NoReturn
 
 from buildpack.cache import cache_guard
 from buildpack.core import errors
@@ -44,6 +45,8 @@ def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
     except KeyboardInterrupt:
         _fail(out, report, errors.interrupted())
     except Exception as exc:  # a bug: say so, and keep the traceback for the report
+        import traceback  # only for a bug: its imports cost every build 3 ms
+
         _fail(out, report, errors.internal_error(f"{type(exc).__name__}: {exc}"))
         sys.stderr.write(redact_text(traceback.format_exc()))
     else:
@@ -53,6 +56,25 @@ def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
     with contextlib.suppress(OSError):
         report.save(cache_dir)
     return 1
+
+
+def leave(status: int) -> NoReturn:
+    """End the process with ``status``, without the interpreter's teardown
+    when nothing can need it.
+
+    Tearing down the 300 modules a build has imported (OpenSSL's state
+    among them) took 20 to 40 ms of every build, a tenth of an unchanged
+    rebuild, and does nothing for it: by now every file the build wrote is
+    closed and every child process reaped. Skipped only when no thread but
+    daemons is left (another could still be writing), after the standard
+    streams are flushed; the usual exit otherwise.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    if all(t.daemon or t is threading.main_thread() for t in threading.enumerate()):
+        os._exit(status)
+    sys.exit(status)
 
 
 class Terminated(KeyboardInterrupt):

@@ -4,7 +4,8 @@ Every build imports the build's modules and its package manager's; an
 unchanged rebuild downloads nothing, so none of them may import the HTTP
 side (urllib.request, http.client, ssl, the buildpack's transports),
 requests or packaging at import time: those come with the code that
-fetches or parses (issue 16, point 5). Checked in a fresh interpreter
+fetches or parses (issue 16, point 5). Nor importlib.metadata and the email
+package, nor traceback, which most builds never use. Checked in a fresh interpreter
 without site-packages, as bin/compile runs before its libraries are there.
 """
 
@@ -27,6 +28,11 @@ NOT_AT_IMPORT = (
     "buildpack.runtime.transports",
     "buildpack.runtime.download",
     "buildpack.runtime.limits",
+    # Asked only when a site-packages may hold the distribution (app.installed).
+    "importlib.metadata",
+    "email",
+    # Only for a bug's traceback (cli.main).
+    "traceback",
 )
 BUILD_MODULES = (
     "buildpack.cli.main",
