@@ -36,6 +36,7 @@ def compile_app(ctx: BuildContext) -> None:
 
     # Locks CACHE_DIR until save (or until this process ends, if the build fails).
     cache = BuildCache.open(ctx)
+    package_managers.read_ahead(ctx, manager, cache.kept_python_version)
     # Heroku's bucket publishes no manifest: only another mirror is asked.
     mirror = manifest.load(ctx, runtime.base_url(ctx)) if runtime.uses_own_mirror(ctx) else None
     choice = choose_python_version(

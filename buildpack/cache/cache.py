@@ -157,6 +157,12 @@ class BuildCache:
             self.problem = str(exc)
 
     @property
+    def kept_python_version(self) -> str | None:
+        """The full Python version of the tree this build may restore, from
+        the cache's own metadata, read under this build's lock; else None."""
+        return self.previous.key.python_version if self.previous is not None else None
+
+    @property
     def previous_python_version(self) -> str | None:
         """The last build's full Python version, for the "sticky" version rule."""
         if self.previous is not None:

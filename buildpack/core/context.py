@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from buildpack.cache.cache_lock import FileLock
     from buildpack.package_managers.tool_fetch import Fetch
     from buildpack.selfdeps.bootstrap import Dependencies
+    from buildpack.selfdeps.tree_scan import Begun
 
 APP_DIR = Path("/app")
 # LANG when neither the build's environment nor a config var sets one; the
@@ -59,6 +60,9 @@ class BuildContext:
     # The package manager's wheels, being fetched while the runtime installs
     # (see package_managers.tool_fetch); the build closes it however it ends.
     tool_fetch: Fetch | None = None
+    # A kept tool's directory in CACHE_DIR, being read in a child process
+    # since the build began (see kept_venv.read_ahead): the check takes it.
+    read_ahead: Begun | None = None
     arch: str = ""
     # Which directory CACHE_DIR was when the build began (see cache_guard).
     cache_stamp: CacheDirStamp | None = None

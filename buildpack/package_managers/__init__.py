@@ -57,6 +57,18 @@ def select(app_dir: Path) -> str:
     raise errors.no_package_manager_files()
 
 
+# The package managers whose venv the build keeps in CACHE_DIR (see kept_venv).
+KEPT_VENVS = ("poetry",)
+
+
+def read_ahead(ctx: BuildContext, manager: str, previous_python: str | None) -> None:
+    """Begin reading what the install step will check (see kept_venv.read_ahead)."""
+    if manager in KEPT_VENVS:
+        from buildpack.package_managers import kept_venv
+
+        kept_venv.read_ahead(ctx, manager, previous_python)
+
+
 def installer_for(manager: str) -> Installer:
     module = importlib.import_module(f"buildpack.package_managers.{manager}")
     return module

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING
 
 from buildpack.cache import cache_guard
 from buildpack.core import fs, safe_fs, tool_names
-from buildpack.core.context import BuildContext
+from buildpack.core.context import BuildContext, Deferred
 from buildpack.package_managers import venv_check
 from buildpack.selfdeps import tree_scan, verified_tree
 
@@ -110,8 +110,14 @@ def reuse(ctx: BuildContext, tv: ToolVersion, final: Path, *, executable: str) -
     minor = tools.runtime_tag(ctx).removeprefix("python")
     mark = _read_mark(final) if is_dir else None
     # Reading and hashing the venv's files, the check's longest part, goes
-    # on in a thread while the lock and the wheels are read.
-    scanning = tree_scan.started(final) if is_dir else None
+    # on in a child or a thread while the lock and the wheels are read; in a
+    # rebuild, since the build began (see read_ahead).
+    ahead = take_read_ahead(ctx, final if is_dir else None)
+    ctx.report.set(f"{tv.tool}_venv_read_ahead", ahead is not None)
+    if ahead is not None:
+        scanning: contextlib.AbstractContextManager[tree_scan.Begun] | None = tree_scan.taken(ahead)
+    else:
+        scanning = tree_scan.started(final) if is_dir else None
     why, lost = None, False  # lost: made again without a word of distrust
     with scanning or contextlib.nullcontext() as scanned:
         if scanned is not None:
@@ -154,6 +160,42 @@ def reuse(ctx: BuildContext, tv: ToolVersion, final: Path, *, executable: str) -
     name = tool_names.display_name(tv.tool)
     ctx.out.step(f"Using cached {name} {tv.version} (checked against the buildpack's lock)")
     return True
+
+
+def read_ahead(ctx: BuildContext, tool: str, previous_python: str | None) -> None:
+    """Begin reading ``tool``'s kept venv for the runtime of the previous
+    build (``previous_python``, its full version), in a child process, so
+    that its check (``reuse``) finds the files hashed.
+
+    Until the install step, a rebuild reads the mirror's manifest, restores
+    the cache and links the runtime: about as long as the venv's hashing
+    (58 MB for Poetry), which otherwise comes first in that step. Only in a
+    child, where a fork is safe: a thread would take turns with that work.
+    Nothing begins without a venv this buildpack made; the build stops the
+    child however it ends, and ``reuse`` does when it is for another venv.
+    """
+    from buildpack.package_managers import tools
+
+    if previous_python is None:
+        return
+    minor = ".".join(previous_python.split(".")[:2])
+    final = tools.venv_tool_dir_for(ctx, tools.requested_version(ctx, tool), f"python{minor}")
+    if safe_fs.describe(final) is not None or not os.path.lexists(final / MARK):
+        return
+    begun = tree_scan.in_child(final)
+    if begun is not None:
+        ctx.read_ahead = begun
+        ctx.deferred.append(Deferred(finish=begun.stop, stop=begun.stop))
+
+
+def take_read_ahead(ctx: BuildContext, final: Path | None) -> tree_scan.Begun | None:
+    """The scan ``read_ahead`` began, if it is of ``final``; one of another
+    directory (the runtime changed) is stopped, unread."""
+    ahead, ctx.read_ahead = ctx.read_ahead, None
+    if ahead is not None and ahead.root != final:
+        ahead.stop()
+        return None
+    return ahead
 
 
 def problem(

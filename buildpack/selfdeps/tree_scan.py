@@ -253,15 +253,26 @@ def started(root: Path, leave_out: str = "", *, child: bool | None = None) -> It
     when this process runs no other thread (``child`` decides, when given),
     else in a thread. On leaving, it is stopped and waited for, so nothing
     reads the directory once the caller goes on to remove it."""
-    running: Begun
-    scanning = forked.start(
-        lambda: _serial_scan(root, leave_out), f"the scan of {root}", wanted=child
-    )
-    if scanning is not None:
-        running = ChildScan(root, leave_out, scanning)
-    else:
+    running: Begun | None = in_child(root, leave_out, wanted=child)
+    if running is None:
         running = Scan(root, leave_out)
         running._thread.start()
+    with taken(running) as scanning:
+        yield scanning
+
+
+def in_child(root: Path, leave_out: str = "", *, wanted: bool | None = None) -> ChildScan | None:
+    """A scan of ``root`` begun now in a forked child, or None when none is
+    (see core.forked.start); the caller stops it."""
+    child = forked.start(
+        lambda: _serial_scan(root, leave_out), f"the scan of {root}", wanted=wanted
+    )
+    return None if child is None else ChildScan(root, leave_out, child)
+
+
+@contextlib.contextmanager
+def taken(running: Begun) -> Iterator[Begun]:
+    """``running``, stopped and waited for on leaving (see ``started``)."""
     try:
         yield running
     finally:

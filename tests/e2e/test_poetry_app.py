@@ -77,8 +77,10 @@ def test_unchanged_rebuild_skips_the_install(poetry_build, locked_apps, mirror_u
     assert_install_skipped(again, poetry_build.cache, "poetry")
     fields = report(poetry_build.cache)
     assert "cache_untrusted" not in fields
-    # The build runs no other thread then, so a child process read the venv.
+    # The build runs no other thread then, so a child process read the venv,
+    # begun when the build had the cache (kept_venv.read_ahead).
     assert fields["poetry_venv_scan"] == "process", again.log
+    assert fields["poetry_venv_read_ahead"] is True, again.log
 
 
 def test_stale_poetry_lock_fails_clearly(tmp_path, poetry_build, locked_apps, mirror_url):
