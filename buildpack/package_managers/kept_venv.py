@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buildpack.cache import cache_guard
-from buildpack.core import fs, safe_fs, tool_names
+from buildpack.core import errors, fs, safe_fs, tool_names
 from buildpack.core.context import BuildContext, Deferred
 from buildpack.package_managers import venv_check
 from buildpack.selfdeps import tree_scan, verified_tree
@@ -178,8 +178,12 @@ def read_ahead(ctx: BuildContext, tool: str, previous_python: str | None) -> Non
 
     if previous_python is None:
         return
+    try:
+        tv = tools.requested_version(ctx, tool)
+    except errors.BuildError:
+        return  # the install step says so, in its place in the log
     minor = ".".join(previous_python.split(".")[:2])
-    final = tools.venv_tool_dir_for(ctx, tools.requested_version(ctx, tool), f"python{minor}")
+    final = tools.venv_tool_dir_for(ctx, tv, f"python{minor}")
     if safe_fs.describe(final) is not None or not os.path.lexists(final / MARK):
         return
     begun = tree_scan.in_child(final)

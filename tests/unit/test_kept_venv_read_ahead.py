@@ -105,3 +105,9 @@ def test_nothing_is_read_ahead_beside_another_thread(tmp_path):
     with threads.another_thread():
         kept_venv.read_ahead(c.ctx, "poetry", "3.13.5")
     assert c.ctx.read_ahead is None and c.ctx.deferred == []
+
+
+def test_a_tool_version_it_cannot_use_is_left_to_the_install_step(tmp_path):
+    c = make_ctx(tmp_path, config={"BUILDPACK_POETRY_VERSION": "not a version"})
+    kept_venv.read_ahead(c.ctx, "poetry", "3.13.5")  # raises nothing, says nothing
+    assert c.ctx.read_ahead is None and c.stdout.getvalue() == ""
