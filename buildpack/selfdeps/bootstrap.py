@@ -28,6 +28,7 @@ from buildpack.core.output import Output
 from buildpack.core.settings import parse_toml
 from buildpack.runtime import download_settings
 from buildpack.selfdeps import deps_fetch, package_index, pure_wheels, verified_tree, wheel_lock
+from buildpack.selfdeps.source_only import import_from_source
 from buildpack.selfdeps.wheel_lock import LockedFile
 
 DEPS_DIR = Path(".heroku/buildpack-deps")
@@ -57,10 +58,9 @@ def deps_dir_for(cache_dir: Path, pins: Mapping[str, str]) -> Path:
 
 
 def activate(path: Path) -> None:
-    """Put ``path`` on sys.path. From now on no bytecode is written: in a
-    checked directory it could not be checked again (see verified_tree)."""
-    sys.dont_write_bytecode = True
+    """Put ``path`` on sys.path, its modules imported from source (see source_only)."""
     if str(path) not in sys.path:
+        import_from_source(str(path))
         sys.path.insert(0, str(path))
 
 

@@ -14,8 +14,9 @@ before each use:
 - nothing may be missing, and nothing may be a symbolic link.
 
 Bytecode is not allowed in: it cannot be checked without compiling the
-source again, so the buildpack imports these libraries without writing
-any (``sys.dont_write_bytecode``), and a planted ``.pyc`` fails the check.
+source again, so the buildpack imports these libraries from their source
+only, reading and writing none (source_only), and a planted ``.pyc`` fails
+the check.
 """
 
 from __future__ import annotations
