@@ -37,8 +37,8 @@ class SourceOnlyLoader(SourceFileLoader):
 def import_from_source(root: str) -> None:
     """Import whatever comes from ``root`` or below it from source only.
 
-    Once per directory; takes effect for directories no finder has been
-    made for yet (call it before putting ``root`` on sys.path)."""
+    Once per directory; the finders already made for it are dropped, so the
+    next import from there gets one of these."""
     if any(getattr(hook, "source_only_root", None) == root for hook in sys.path_hooks):
         return
     sys.path_hooks.insert(0, _hook(root))
