@@ -23,7 +23,10 @@ _SEPARATORS = re.compile(r"[-_.]+")
 def has_any(python_home: Path, *names: str) -> bool:
     """Whether a distribution of any of ``names`` is installed under ``python_home``."""
     path = [str(site) for site in site_packages_dirs(python_home)]
-    names = tuple(name for name in names if _may_be_there(path, name))
+    # A cheap first pass: a name no entry's normalized name begins with
+    # cannot be installed; importlib.metadata has the last word on the rest.
+    entries = _normalized_entries(path)
+    names = tuple(n for n in names if any(e.startswith(_normalized(n)) for e in entries))
     if not names:
         return False
     # Only now: importing it (and the email package it needs) costs more
@@ -36,21 +39,15 @@ def has_any(python_home: Path, *names: str) -> bool:
     return False
 
 
-def _may_be_there(path: list[str], name: str) -> bool:
-    """False only when no entry in ``path`` can be a distribution of ``name``.
-
-    A cheap first pass: any entry whose normalized name begins with the
-    normalized ``name`` counts, so importlib.metadata still has the last word.
-    """
-    wanted = _normalized(name)
+def _normalized_entries(path: list[str]) -> list[str]:
+    """The names in every directory of ``path``, normalized (one listing each)."""
+    found: list[str] = []
     for site in path:
         try:
-            entries = os.listdir(site)
+            found.extend(_normalized(entry) for entry in os.listdir(site))
         except OSError:
             continue
-        if any(_normalized(entry).startswith(wanted) for entry in entries):
-            return True
-    return False
+    return found
 
 
 def _normalized(name: str) -> str:
