@@ -114,8 +114,9 @@ def compile_app(ctx: BuildContext) -> None:
             with ctx.report.timed("buildpack_dependencies"):
                 ctx.deps.wait([ctx.build_python_home])
             ctx.report.set("buildpack_dependencies_source", ctx.deps.source or "none")
+            ctx.report.set("buildpack_dependencies_checked", ctx.deps.checked)
             ctx.report.set("pypa_libraries_source", ctx.deps.pure.source or "none")
-            if ctx.deps.ready:
+            if ctx.deps.available:  # bin/release checks them before it imports them
                 locate.remember(ctx.buildpack_dir, ctx.build_dir, ctx.deps.target)
         with ctx.report.timed("cache_save"):
             cache.save(ctx, app_refs=boot_rewritten)

@@ -65,9 +65,11 @@ def clone_tree(
     def walk(source: str, target: str, top: bool) -> None:
         os.mkdir(target, 0o700)
         with os.scandir(source) as it:
-            entries = sorted(it, key=lambda e: e.name)
+            # In order where the pause points see it; as listed below (a
+            # Python home has thousands of entries, in hundreds of directories).
+            entries = sorted(it, key=lambda e: e.name) if top else list(it)
         for entry in entries:
-            target_path = os.path.join(target, entry.name)
+            target_path = f"{target}/{entry.name}"
             if entry.is_symlink():
                 os.symlink(os.readlink(entry.path), target_path)
             elif entry.is_dir(follow_symlinks=False):

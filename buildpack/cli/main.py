@@ -134,6 +134,8 @@ def _build(
         config=config,
         environ=os.environ,
         out=out,
+        # A kept copy is checked when first needed: what it finds is said then.
+        on_untrusted=lambda found: cache_guard.say_untrusted(out, report, found),
     )
     cache_guard.say_untrusted(out, report, deps.untrusted)
     ctx = BuildContext(

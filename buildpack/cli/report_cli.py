@@ -36,9 +36,9 @@ def _use_cached_dependencies(cache_dir: Path) -> None:
     # imported only when every file there is the locked wheels' (see
     # selfdeps.verified_tree), never from a directory that merely exists.
     from buildpack.core.settings import buildpack_root
-    from buildpack.selfdeps import bootstrap
+    from buildpack.selfdeps import bootstrap, verified_copy
 
-    deps = bootstrap.verified_dir(buildpack_root(), cache_dir)
+    deps = verified_copy.verified_dir(buildpack_root(), cache_dir)
     if deps is not None:
         bootstrap.activate(deps)
 

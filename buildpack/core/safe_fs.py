@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -69,7 +68,7 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644, durable: b
     waits for the disk (tens of milliseconds on a busy one).
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.urandom(6).hex()}")
     fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         try:

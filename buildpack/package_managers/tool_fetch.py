@@ -74,7 +74,7 @@ class Plan:
         data = json.loads(text)
         url, cafile, trusted = data["index"]
         # The time budget comes with the environment (runtime.download_settings).
-        budget = package_index.download_budget(os.environ)
+        budget = download_settings.download_budget(os.environ)
         index = package_index.IndexSettings(url, cafile, frozenset(trusted), budget)
         pins = tuple((p[0], p[1], p[2]) for p in data["pins"])
         files = tuple((f[0], f[1], f[2]) for f in data["files"])

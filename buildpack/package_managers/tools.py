@@ -35,7 +35,7 @@ from buildpack.core.context import BuildContext
 from buildpack.core.python_home import single_site_packages
 from buildpack.package_managers import failures, kept_venv, tool_sources
 from buildpack.relocation import shebangs
-from buildpack.selfdeps import bootstrap, package_index, wheel_install
+from buildpack.selfdeps import host_pip, package_index, wheel_install
 
 T = TypeVar("T")
 
@@ -233,7 +233,7 @@ def app_index(ctx: BuildContext) -> package_index.IndexSettings:
     """The index the app's pip would use (raises IndexUnavailable)."""
     return package_index.pip_index(
         ctx.build_env(),
-        pip_wheel=bootstrap.find_pip_wheel([ctx.build_python_home]),
+        pip_wheel=host_pip.find_pip_wheel([ctx.build_python_home]),
         site_prefix=ctx.build_python_home,
     )
 
@@ -330,7 +330,7 @@ def _from_index(
 
 def bundled_pip(ctx: BuildContext, python: Path | str) -> list[str | Path]:
     """``python <the runtime's bundled pip wheel>/pip``: pip run from its zip."""
-    wheel = bootstrap.find_pip_wheel([ctx.python_home])
+    wheel = host_pip.find_pip_wheel([ctx.python_home])
     if wheel is None:
         raise errors.bundled_pip_not_found(str(ctx.python_home))
     return [python, f"{wheel}/pip"]

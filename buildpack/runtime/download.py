@@ -21,7 +21,6 @@ from typing import TypeVar
 
 from buildpack.core import errors
 from buildpack.core.output import Output
-from buildpack.runtime.extract import extract_tar_stream
 from buildpack.runtime.limits import Budget, CappedBody, Clock, MirrorTooSlow, deadline, final_error
 from buildpack.runtime.transports import (
     Body,
@@ -33,7 +32,6 @@ from buildpack.runtime.transports import (
     Transport,
     open_url,
 )
-from buildpack.runtime.zstd_stream import open_zstd_reader
 
 __all__ = [
     "Budget",
@@ -147,6 +145,11 @@ def download_and_extract(
         return response.transport
 
     def extract(response: Response) -> None:
+        # Here, not at the top: a rebuild reads the mirror's manifest with
+        # this module and unpacks nothing (tarfile alone costs it 3 ms).
+        from buildpack.runtime.extract import extract_tar_stream
+        from buildpack.runtime.zstd_stream import open_zstd_reader
+
         body = response.raw if max_bytes is None else CappedBody(response.raw, max_bytes, url)
 
         def verify() -> None:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from buildpack.core import errors
 from buildpack.core.context import BuildContext
-from buildpack.core.settings import Settings
+from buildpack.core.settings import Settings, buildpack_root
 
 if TYPE_CHECKING:
     # limits needs the transports (urllib.request, http.client, ssl): imported
@@ -88,6 +88,11 @@ def budget_from_env(env: Mapping[str, str], defaults: Settings) -> Budget:
         return settings_from(lambda name: (env.get(name) or "").strip() or None, defaults).budget
     except errors.BuildError:
         return _budget(defaults.attempt_timeout, defaults.total_timeout)
+
+
+def download_budget(env: Mapping[str, str]) -> Budget:
+    """buildpack.toml's download budget, with the overrides ``env`` sets."""
+    return budget_from_env(env, Settings.load(buildpack_root() / "buildpack.toml"))
 
 
 def _budget(attempt: float, total: float) -> Budget:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 import tarfile
 from collections.abc import Callable
@@ -114,7 +113,7 @@ def _commit(tmp: Path, dest: Path, *, replace: bool) -> None:
         return
     if not replace:
         raise FileExistsError(f"{dest} already exists")
-    old = dest.parent / f".{dest.name}.old-{secrets.token_hex(4)}"
+    old = dest.parent / f".{dest.name}.old-{os.urandom(4).hex()}"
     os.rename(dest, old)
     try:
         os.rename(tmp, dest)

@@ -19,17 +19,21 @@ import os
 import platform
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from buildpack.core import atomic_dir, errors, fs, proc
 from buildpack.core.config_vars import ConfigVars, lookup
 from buildpack.core.output import Output
 from buildpack.core.settings import parse_toml
 from buildpack.runtime import download_settings
-from buildpack.selfdeps import deps_fetch, package_index, pure_wheels, verified_tree, wheel_lock
+from buildpack.selfdeps import host_pip, pure_wheels, verified_tree, wheel_lock
 from buildpack.selfdeps.source_only import import_from_source
 from buildpack.selfdeps.wheel_lock import LockedFile
+
+if TYPE_CHECKING:
+    from buildpack.selfdeps import package_index
 
 DEPS_DIR = Path(".heroku/buildpack-deps")
 # Bump when the directory's layout changes: older ones are then left alone.
@@ -64,35 +68,9 @@ def activate(path: Path) -> None:
         sys.path.insert(0, str(path))
 
 
-def find_pip_wheel(python_homes: list[Path]) -> Path | None:
-    """The pip wheel that CPython bundles for ensurepip, in any given runtime."""
-    for home in python_homes:
-        wheels = sorted(home.glob("lib/python3*/ensurepip/_bundled/pip-*.whl"))
-        if wheels:
-            return wheels[-1]
-    return None
-
-
-def pip_command(pip_wheel: Path | None) -> list[str] | None:
-    """How to run a pip for the interpreter running the buildpack."""
-    import importlib.util
-
-    if importlib.util.find_spec("pip") is not None:
-        return [sys.executable, "-m", "pip"]
-    if pip_wheel is not None:
-        # A pip wheel runs from the zip itself: <python> pip-X.whl/pip ...
-        return [sys.executable, str(pip_wheel / "pip")]
-    return None
-
-
-def describe_pip(command: list[str]) -> str:
-    """Which pip ``pip_command`` chose, for the log."""
-    if command[1:3] == ["-m", "pip"]:
-        return f"the pip of {command[0]}"
-    return f"the pip bundled with the Python runtime ({Path(command[1]).parent.name})"
-
-
 def pins_for_this_interpreter(pins: Mapping[str, str]) -> list[package_index.Pin]:
+    from buildpack.selfdeps import package_index
+
     return [
         package_index.Pin(name, version)
         for name, version in sorted(pins.items())
@@ -115,31 +93,6 @@ def present_files(buildpack_dir: Path, pins: Mapping[str, str], path: Path) -> l
     return wheel_lock.kept_for_this_python(buildpack_dir, pins, names, without=_PURE)
 
 
-def verified_dir(buildpack_dir: Path, cache_dir: Path) -> Path | None:
-    """The cached libraries, if they are exactly the locked wheels (for bin/report)."""
-    target = deps_dir_for(cache_dir, read_pins(buildpack_dir / "buildpack.toml"))
-    return target if is_verified(buildpack_dir, target) else None
-
-
-def is_verified(buildpack_dir: Path, path: Path) -> bool:
-    """Whether ``path`` holds exactly the locked wheels of this buildpack's
-    pins for the interpreter running it (what bin/report and bin/release
-    may import; never a directory that merely exists)."""
-    try:
-        locked = present_files(buildpack_dir, read_pins(buildpack_dir / "buildpack.toml"), path)
-    except wheel_lock.LockUnusable:
-        return False
-    return os.path.lexists(path) and verified_tree.problem(path, locked) is None
-
-
-def activate_if_verified(buildpack_dir: Path, path: Path) -> bool:
-    """Activate a library directory only when every file in it is vouched for."""
-    if not path.is_absolute() or not is_verified(buildpack_dir, path):
-        return False
-    activate(path)
-    return True
-
-
 class Dependencies:
     """The buildpack's own dependencies for this interpreter, made importable.
 
@@ -156,9 +109,13 @@ class Dependencies:
 
     A copy in CACHE_DIR is used only when every file in it is what the
     locked wheels hold (see verified_tree); otherwise it is removed, saying
-    why, and fetched again. Where the lock does not cover this interpreter
-    (or without packaging to choose the locked files), they are fetched into
-    the build's private TMPDIR, for this build only.
+    why (``on_untrusted``), and fetched again. It is checked when first
+    needed (``ready``), not before: an unchanged rebuild downloads and
+    unpacks nothing, so it never imports them, and checking them cost it a
+    tenth of its time. Until then they are on no import path. Where the
+    lock does not cover this interpreter (or without packaging to choose
+    the locked files), they are fetched into the build's private TMPDIR,
+    for this build only.
     """
 
     def __init__(
@@ -169,6 +126,7 @@ class Dependencies:
         env: dict[str, str],
         out: Output,
         work_dir: Path | None = None,
+        on_untrusted: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.buildpack_dir = buildpack_dir
         self.pins = read_pins(buildpack_dir / "buildpack.toml")
@@ -180,7 +138,12 @@ class Dependencies:
         self._announced = False
         # What in CACHE_DIR was not trusted, for the log and the report.
         self.untrusted: list[str] = []
-        self.ready = False
+        self._on_untrusted = on_untrusted
+        self._ready = False
+        # A copy in CACHE_DIR not checked yet: ``ready`` checks it.
+        self._kept = False
+        # Whether this build checked the copy it uses (or made it).
+        self.checked = False
         self.pure = self._pure_wheels(cache_dir, work_dir)
         self.locked: list[LockedFile] | None = None  # once known: what to fetch
         self._pure_tried = False
@@ -191,11 +154,32 @@ class Dependencies:
         else:
             self.uncached_reason = ""
             self.target = deps_dir_for(cache_dir, self.pins)
-            self.ready = self._cached_copy_usable()
+            self._kept = os.path.lexists(self.target)
         # For the build report: "cache", or how this build installed them.
-        self.source = "cache" if self.ready else ""
-        if self.ready:
-            activate(self.target)
+        self.source = "cache" if self._kept else ""
+
+    @property
+    def ready(self) -> bool:
+        """Whether they are importable; a kept copy is checked (and
+        activated, or removed) the first time this is asked."""
+        if self._kept:
+            self._kept = False
+            self.checked = True
+            found = len(self.untrusted)
+            self._ready = self._cached_copy_usable()
+            if self._ready:
+                activate(self.target)
+            else:
+                self.source = ""
+                if self._on_untrusted is not None:
+                    self._on_untrusted(self.untrusted[found:])
+        return self._ready
+
+    @property
+    def available(self) -> bool:
+        """Whether there is a copy for later builds (and bin/release, which
+        checks it again): ready, or kept and not needed by this build."""
+        return self._kept or self._ready
 
     def _pure_wheels(self, cache_dir: Path, work_dir: Path | None) -> pure_wheels.PureWheels:
         # The build's own directory (TMPDIR is private to the build).
@@ -220,7 +204,7 @@ class Dependencies:
         self.target = Path(tempfile.mkdtemp(prefix="buildpack-deps-")) / "deps"
 
     def _cached_copy_usable(self) -> bool:
-        if not os.path.lexists(self.target):
+        if not os.path.lexists(self.target):  # gone since (a hook?): fetched again
             return False
         try:
             present = present_files(self.buildpack_dir, self.pins, self.target)
@@ -240,7 +224,7 @@ class Dependencies:
 
     @property
     def started(self) -> bool:
-        return self.ready or self._fetch is not None
+        return self._kept or self._ready or self._fetch is not None
 
     def _wanted(self) -> list[LockedFile]:
         """What to fetch: the locked files for here, once packaging can say;
@@ -259,11 +243,16 @@ class Dependencies:
     def start(self, pip_wheel_homes: list[Path]) -> None:
         """Fetch the PyPA libraries now and the rest in the background, if
         the index to use is known yet."""
-        if self._fetch is not None or (self.ready and (self.pure.ready or self._pure_tried)):
+        from buildpack.selfdeps import deps_fetch, package_index
+
+        done = self._kept or self._ready
+        if self._fetch is not None or (done and (self.pure.ready or self._pure_tried)):
             return
         try:
             index = package_index.pip_index(
-                self._env, pip_wheel=find_pip_wheel(pip_wheel_homes), site_prefix=Path(sys.prefix)
+                self._env,
+                pip_wheel=host_pip.find_pip_wheel(pip_wheel_homes),
+                site_prefix=Path(sys.prefix),
             )
         except package_index.IndexUnavailable as exc:
             self._problem = str(exc)
@@ -275,7 +264,7 @@ class Dependencies:
                 self._out.info(
                     f"Could not fetch {self.pure.names} from the index ({self.pure.problem})"
                 )
-        if self.ready:
+        if done:
             return
         if not self.pure.ready:
             self._problem = f"the buildpack's PyPA libraries are not there ({self.pure.problem})"
@@ -296,8 +285,11 @@ class Dependencies:
     def wait(self, pip_wheel_homes: list[Path], *, use_pip: bool = True) -> bool:
         """Finish and activate them; False if there is no way yet (no index
         known and no pip: the caller installs a runtime and asks again).
-        With ``use_pip=False``, only what the background fetch got counts."""
-        if self.ready:
+        With ``use_pip=False``, only what the background fetch got counts.
+        A kept copy not yet checked counts as there (``ready`` checks it)."""
+        from buildpack.selfdeps import deps_fetch
+
+        if self._kept or self._ready:
             return True
         if self._fetch is None and use_pip:
             self.start(pip_wheel_homes)
@@ -313,13 +305,13 @@ class Dependencies:
                     raise errors.BuildError(**json.loads(lines[-1]))
         try:
             if not fetched:
-                command = pip_command(find_pip_wheel(pip_wheel_homes))
+                command = host_pip.pip_command(host_pip.find_pip_wheel(pip_wheel_homes))
                 if command is None or not use_pip:
                     return False
                 if self._problem:
                     self._out.info(f"Could not fetch them from the index ({self._problem})")
                 self._announce()
-                self._out.info(f"Installing them with {describe_pip(command)}")
+                self._out.info(f"Installing them with {host_pip.describe_pip(command)}")
                 if not self.pure.fetch_with_pip(command, self._env, self._out):
                     self._out.info(f"Without {self.pure.names} ({self.pure.problem})")
                 wanted = self._wanted()
@@ -331,7 +323,7 @@ class Dependencies:
         finally:
             self.abandon()
         activate(self.target)
-        self.ready = True
+        self._ready = self.checked = True
         return True
 
     def _publish(self, partial: Path) -> None:
@@ -352,13 +344,13 @@ class Dependencies:
 
     def settle(self) -> None:
         """Let the fetch, writing into CACHE_DIR, end before a hook may remove it."""
-        if self._fetch is not None and not self.ready:
+        if self._fetch is not None and not self._ready:
             self._fetch.wait_for(None)
 
     def keep_fetched(self, *, within: float) -> None:
         """After a failed build: keep what the background fetch got, if it
         ends ``within`` seconds, so that the next build need not fetch it."""
-        if self._fetch is not None and not self.ready and self._fetch.wait_for(within):
+        if self._fetch is not None and not self._ready and self._fetch.wait_for(within):
             self.wait([], use_pip=False)
 
     def abandon(self) -> None:
@@ -391,10 +383,17 @@ def prepare(
     config: ConfigVars,
     environ: Mapping[str, str],
     out: Output,
+    on_untrusted: Callable[[list[str]], None] | None = None,
 ) -> Dependencies:
     env = {k: v for k, v in environ.items() if not k.startswith("PYTHON")}
     for name in (*INDEX_VARS, *download_settings.NAMES):
         value = lookup(name, config, environ)
         if value:
             env[name] = value
-    return Dependencies(buildpack_dir=buildpack_dir, cache_dir=cache_dir, env=env, out=out)
+    return Dependencies(
+        buildpack_dir=buildpack_dir,
+        cache_dir=cache_dir,
+        env=env,
+        out=out,
+        on_untrusted=on_untrusted,
+    )

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from buildpack.core import errors, proc
 from buildpack.core.output import Output
+from buildpack.runtime import download_settings
 from buildpack.selfdeps import package_index, wheel_install
 from buildpack.selfdeps.verified_tree import WHEELS
 from buildpack.selfdeps.wheel_lock import LockedFile
@@ -64,7 +65,7 @@ def fetch_main(argv: list[str]) -> int:
     # install, which every later step waits for, needs the CPU now.
     with contextlib.suppress(OSError):
         os.nice(19)
-    budget = package_index.download_budget(os.environ)
+    budget = download_settings.download_budget(os.environ)
     index = package_index.IndexSettings(url, cafile or None, frozenset(trusted.split()), budget)
     target = Path(partial)
     wheels = target / WHEELS

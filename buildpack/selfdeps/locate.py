@@ -13,7 +13,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from buildpack.selfdeps import bootstrap
+from buildpack.selfdeps import verified_copy
 
 NOTES_DIR = ".selfdeps"
 
@@ -40,4 +40,4 @@ def activate_for(buildpack_dir: Path, build_dir: Path) -> bool:
         deps_dir = Path(_note(buildpack_dir, build_dir).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return False
-    return bootstrap.activate_if_verified(buildpack_dir, deps_dir)
+    return verified_copy.activate_if_verified(buildpack_dir, deps_dir)

@@ -8,11 +8,11 @@ the package managers) that is avoidable: read the index's simple page
 check it against the sha256 the index gives, and unpack it.
 
 Which index: the one pip would use first (PIP_INDEX_URL, else ``index-url``
-from pip's config files, else pip's own default, read from pip's source so
-no address is spelled here). Anything this cannot settle for sure (no index,
-plain http to a host pip would not trust, no sha256 on the page, no
-suitable file, a network error, no packaging library to tell which file
-suits) raises ``IndexUnavailable``, and the caller runs pip as before.
+from pip's config files, else pip's own default, read from pip's source).
+Anything this cannot settle for sure (no index, plain http to a host pip
+would not trust, no sha256 on the page, no suitable file, a network error,
+no packaging library to tell which file suits) raises ``IndexUnavailable``,
+and the caller runs pip as before.
 Fetching a locked file by its exact name (``fetch_locked``, ``find_exact``)
 needs only the standard library: the PyPA libraries come that way.
 """
@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from buildpack.core import errors
-from buildpack.core.settings import Settings, buildpack_root
-from buildpack.runtime.download_settings import budget_from_env
+from buildpack.runtime.download_settings import download_budget
 from buildpack.selfdeps import pip_config
 from buildpack.selfdeps.pip_config import pip_default_index
 from buildpack.selfdeps.wheel_lock import LockedFile
@@ -58,6 +57,10 @@ _CONNECT_TIMEOUT = 5.0
 _READ_TIMEOUT = 20.0
 _RETRIES = 1
 _BACKOFF = 0.5
+
+
+# pip's default index, or how to read it (only when nothing else names one).
+_Default = str | Callable[[], str | None] | None
 
 
 class IndexUnavailable(Exception):
@@ -100,9 +103,10 @@ class ExactFile:
 
 
 def index_settings(
-    env: Mapping[str, str], *, default_url: str | None, site_prefixes: Iterable[Path] = ()
+    env: Mapping[str, str], *, default_url: _Default, site_prefixes: Iterable[Path] = ()
 ) -> IndexSettings:
-    """The index ``pip install`` would read first, with the environment ``env``."""
+    """The index ``pip install`` would read first, with the environment ``env``
+    (``default_url``: pip's own default, or how to read it when needed)."""
     sections: dict[str, dict[str, str]] = {"global": {}, "install": {}}
     for path in pip_config.config_files(env, site_prefixes):
         for section, values in _read_config(path).items():
@@ -115,7 +119,8 @@ def index_settings(
             values[key] = from_env
     if values.get("no-index", "").strip().lower() in _TRUE:
         raise IndexUnavailable("pip is set up not to use an index")
-    url = values.get("index-url", "").strip() or default_url
+    url = values.get("index-url", "").strip()
+    url = url or (default_url() if callable(default_url) else default_url) or ""
     if not url:
         raise IndexUnavailable("pip's default index is not known yet")
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
@@ -128,20 +133,15 @@ def index_settings(
     )
 
 
-def download_budget(env: Mapping[str, str]) -> limits.Budget:
-    """buildpack.toml's download budget, with the overrides ``env`` sets."""
-    return budget_from_env(env, Settings.load(buildpack_root() / "buildpack.toml"))
-
-
 def pip_index(
     env: Mapping[str, str], *, pip_wheel: Path | None, site_prefix: Path
 ) -> IndexSettings:
     """The index ``pip install`` would use, run with ``env`` by the Python
     installed at ``site_prefix``, whose bundled ``pip_wheel`` (if any) knows
-    pip's default."""
+    pip's default: read (from a zip of a thousand files) only when needed."""
     return index_settings(
         env,
-        default_url=pip_default_index([pip_wheel] if pip_wheel else []),
+        default_url=lambda: pip_default_index([pip_wheel] if pip_wheel else []),
         site_prefixes=[site_prefix],
     )
 

@@ -63,5 +63,6 @@ def test_compile_bootstraps_on_a_pipless_host(tmp_path, runtime_archive, mirror_
     report = read_report(cache)
     assert report["python_download_transport"] == "requests"
     assert report["buildpack_dependencies_source"] == "cache"
+    assert report["buildpack_dependencies_checked"] is True  # before requests was imported
     assert report["pypa_libraries_source"] == "cache"
     assert "Downloaded with urllib" not in second.stdout

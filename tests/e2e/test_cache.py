@@ -78,6 +78,9 @@ def _assert_reused_and_skipped(result: BuildResult, cache_dir: Path) -> None:
     assert fields["package_manager_install_skipped"] is True
     assert fields["pip_install_source"] == "cache"
     assert fields["buildpack_dependencies_source"] == "cache"
+    # Nothing downloaded or unpacked: the kept libraries were not needed, so
+    # not checked (bootstrap.Dependencies.ready) either.
+    assert fields["buildpack_dependencies_checked"] is False
     # The requirements were found plain by the build that saved the cache.
     assert fields["dependency_files_checked"] == "cache"
 

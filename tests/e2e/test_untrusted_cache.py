@@ -83,6 +83,7 @@ def test_planted_links_and_a_tampered_library_are_not_trusted(
     fields = read_report(cache)
     assert len(fields["cache_untrusted"]) == 3
     assert fields["buildpack_dependencies_source"] == "index"
+    assert fields["buildpack_dependencies_checked"] is True
 
     # The third build trusts what the second one left.
     third = _build(tmp_path, cache, mirror_url, runtime_archive.version)

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ import pytest
 from buildpack.core import errors, fs
 from buildpack.core.output import Output
 from buildpack.core.settings import Settings, buildpack_root
-from buildpack.selfdeps import bootstrap, pure_wheels, wheel_lock
+from buildpack.selfdeps import bootstrap, pure_wheels, verified_copy, wheel_lock
 from tests.support.fault_server import Fault, FaultServer
 from tests.support.polling import wait_for
 from tests.unit.wheel_factory import Index, build_wheel, write_deps_lock
@@ -292,7 +293,11 @@ def _published(tmp_path: Path, index: Index) -> tuple[bootstrap.Dependencies, li
     return deps, wheels
 
 
-def _next_build(deps: bootstrap.Dependencies, tmp_path: Path) -> bootstrap.Dependencies:
+def _next_build(
+    deps: bootstrap.Dependencies,
+    tmp_path: Path,
+    on_untrusted: Callable[[list[str]], None] | None = None,
+) -> bootstrap.Dependencies:
     env = {"PATH": os.environ["PATH"], "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1"}
     again = bootstrap.Dependencies(
         buildpack_dir=deps.buildpack_dir,
@@ -300,9 +305,41 @@ def _next_build(deps: bootstrap.Dependencies, tmp_path: Path) -> bootstrap.Depen
         env=env,
         out=Output(io.StringIO(), io.StringIO()),
         work_dir=tmp_path / f"work-{len(list(tmp_path.glob('work-*')))}",
+        on_untrusted=on_untrusted,
     )
     _forget(again)
     return again
+
+
+def test_a_kept_copy_is_checked_when_first_needed_and_not_before(tmp_path, index: Index):
+    """An unchanged rebuild downloads and unpacks nothing, so it never needs
+    them: nothing checks the copy or puts it on sys.path until ``ready`` is
+    asked, and then the check sees the files as they are at that moment."""
+    deps, _wheels = _published(tmp_path, index)
+    said: list[str] = []
+    again = _next_build(deps, tmp_path, on_untrusted=said.extend)
+    assert again.available and again.source == "cache" and not again.checked
+    assert str(deps.target) not in sys.path
+    # A copy is there: starting and waiting neither fetch nor check it.
+    again.start([])
+    assert again.wait([]) and again._fetch is None and not again.checked
+    (deps.target / "bpdemo" / "__init__.py").write_text("raise SystemExit('planted')\n")
+    assert not again.ready and again.checked and not again.available
+    assert str(deps.target) not in sys.path and not os.path.lexists(deps.target)
+    [why] = said
+    assert "__init__.py differs from" in why and again.untrusted == said
+    assert again.source == ""
+
+
+def test_a_kept_copy_found_whole_is_activated_when_first_needed(tmp_path, index: Index):
+    deps, _wheels = _published(tmp_path, index)
+    said: list[str] = []
+    again = _next_build(deps, tmp_path, on_untrusted=said.extend)
+    try:
+        assert again.ready and again.checked and str(deps.target) in sys.path
+    finally:
+        _forget(again)
+    assert said == [] and again.source == "cache"
 
 
 @pytest.mark.parametrize(
@@ -342,14 +379,14 @@ def test_a_tampered_cached_copy_is_not_imported(tmp_path, index: Index, tamper, 
     [why] = again.untrusted
     assert reason in why and "not the locked wheels' files" in why
     assert not os.path.lexists(deps.target)  # removed, to be fetched again
-    assert bootstrap.verified_dir(deps.buildpack_dir, tmp_path / "cache") is None
+    assert verified_copy.verified_dir(deps.buildpack_dir, tmp_path / "cache") is None
 
 
 def test_bin_report_imports_only_a_verified_copy(tmp_path, index: Index):
     deps, _wheels = _published(tmp_path, index)
-    assert bootstrap.verified_dir(deps.buildpack_dir, tmp_path / "cache") == deps.target
+    assert verified_copy.verified_dir(deps.buildpack_dir, tmp_path / "cache") == deps.target
     (deps.target / "bpdemo" / "__init__.py").write_text("raise SystemExit('planted')\n")
-    assert bootstrap.verified_dir(deps.buildpack_dir, tmp_path / "cache") is None
+    assert verified_copy.verified_dir(deps.buildpack_dir, tmp_path / "cache") is None
 
 
 def test_an_index_serving_another_file_than_the_locked_one_is_refused(tmp_path, index: Index):

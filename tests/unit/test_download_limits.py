@@ -251,7 +251,7 @@ def test_the_index_budget_comes_from_the_download_settings(tmp_path: Path) -> No
     assert package_index.index_settings(env, default_url=None).budget == limits.Budget(7, 14)
     # An invalid value was already an error for the runtime download; here, the default.
     settings = make_ctx(tmp_path).ctx.settings
-    bad = package_index.download_budget({"CURL_TIMEOUT": "soon"})
+    bad = download_settings.download_budget({"CURL_TIMEOUT": "soon"})
     assert bad == limits.Budget(settings.attempt_timeout, settings.total_timeout)
 
 

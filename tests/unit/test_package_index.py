@@ -239,6 +239,31 @@ def test_without_configuration_the_default_index_is_used(pip_env: PipEnv) -> Non
 
 
 @needs_plain_etc
+def test_pips_default_is_read_only_when_nothing_names_an_index(pip_env: PipEnv) -> None:
+    """Reading it opens a pip wheel of a thousand files (pip_index): not
+    when PIP_INDEX_URL or a config file names the index."""
+    asked: list[bool] = []
+
+    def read_default() -> str:
+        asked.append(True)
+        return "https://pypi.org/simple"
+
+    pip_env.env["PIP_INDEX_URL"] = "https://mirror.example/simple"
+    named = index_settings(pip_env.env, default_url=read_default, site_prefixes=[pip_env.prefix])
+    assert named.url == "https://mirror.example/simple" and asked == []
+    del pip_env.env["PIP_INDEX_URL"]
+    pip_env.prefix_conf.parent.mkdir(parents=True, exist_ok=True)
+    pip_env.prefix_conf.write_text("[global]\nindex-url = https://conf.example/simple\n")
+    configured = index_settings(
+        pip_env.env, default_url=read_default, site_prefixes=[pip_env.prefix]
+    )
+    assert configured.url == "https://conf.example/simple" and asked == []
+    pip_env.prefix_conf.unlink()
+    default = index_settings(pip_env.env, default_url=read_default, site_prefixes=[pip_env.prefix])
+    assert default.url == "https://pypi.org/simple" and asked == [True]
+
+
+@needs_plain_etc
 def test_index_url_from_the_user_config(pip_env: PipEnv) -> None:
     pip_env.write(pip_env.user_conf, "[global]\nindex-url = https://user.example/simple/\n")
     assert pip_env.settings().url == "https://user.example/simple"
