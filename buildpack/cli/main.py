@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -56,6 +57,20 @@ def compile_main(argv: list[str], *, install_dev: bool = False) -> int:
     with contextlib.suppress(OSError):
         report.save(cache_dir)
     return 1
+
+
+def imports_done() -> None:
+    """Collect garbage from here on, not before, and never look at what is
+    there by now again.
+
+    bin/compile turns the collector off before it imports the build: the
+    300 modules' objects live as long as the process, and collecting them
+    while they came (about 45 times, 7 to 10 ms of every build) freed a few
+    hundred objects. Frozen here, they are left out of every later
+    collection; the build's own objects are collected as usual.
+    """
+    gc.freeze()
+    gc.enable()
 
 
 def leave(status: int) -> NoReturn:
@@ -123,6 +138,7 @@ def _build(
     from buildpack.core.context import BuildContext
     from buildpack.core.settings import Settings
 
+    imports_done()
     check_before_build(build_dir, os.environ)
     # Before anything reads or writes CACHE_DIR.
     cache_guard.say_untrusted(out, report, cache_guard.check_links(cache_dir))
