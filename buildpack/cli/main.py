@@ -14,11 +14,12 @@ from typing import NoReturn
 from buildpack.cache import cache_guard
 from buildpack.core import errors
 from buildpack.core.build_tmpdir import private_tmpdir
-from buildpack.core.config_vars import read_env_dir
+from buildpack.core.config_vars import ConfigVars, read_env_dir
 from buildpack.core.output import Output, colour_wanted
 from buildpack.core.redact import redact_text
 from buildpack.core.report import Report
-from buildpack.core.settings import buildpack_root
+from buildpack.core.settings import Settings, buildpack_root
+from buildpack.runtime import manifest
 from buildpack.selfdeps import bootstrap
 
 USAGE = "usage: bin/compile BUILD_DIR CACHE_DIR [ENV_DIR]"
@@ -130,20 +131,43 @@ def _build(
     out.colour = out.colour and colour_wanted(config.values)
     for name, why in config.skipped:
         out.info(f"Not exporting config var {name!r}: {why}")
-    # Imported before anything starts in the background, so that nothing
-    # stays behind if this fails. None of them needs the buildpack's own
-    # dependencies: on a cold cache those come while the build goes on.
+    settings = Settings.load(root / "buildpack.toml")
+    # Asked first: the answer comes on the other core while this process
+    # imports the rest of the build and checks the app.
+    asked = manifest.read_ahead(settings, config, os.environ)
+    try:
+        _build_with(
+            build_dir, cache_dir, env_dir, out, report, install_dev, config, settings, asked
+        )
+    finally:
+        if asked is not None:
+            asked.child.stop()
+
+
+def _build_with(
+    build_dir: Path,
+    cache_dir: Path,
+    env_dir: Path | None,
+    out: Output,
+    report: Report,
+    install_dev: bool,
+    config: ConfigVars,
+    settings: Settings,
+    asked: manifest.Asked | None,
+) -> None:
+    # Imported before anything else starts in the background, so that
+    # nothing stays behind if this fails. None of them needs the buildpack's
+    # own dependencies: on a cold cache those come while the build goes on.
     from buildpack.app.checks import check_before_build
     from buildpack.compile import compile_app
     from buildpack.core.context import BuildContext
-    from buildpack.core.settings import Settings
 
     imports_done()
+    root = buildpack_root()
     check_before_build(build_dir, os.environ)
     # Before anything reads or writes CACHE_DIR.
     cache_guard.say_untrusted(out, report, cache_guard.check_links(cache_dir))
     stamp = cache_guard.CacheDirStamp(cache_dir)
-    settings = Settings.load(root / "buildpack.toml")
     deps = bootstrap.prepare(
         buildpack_dir=root,
         cache_dir=cache_dir,
@@ -167,6 +191,7 @@ def _build(
         install_dev=install_dev,
         deps=deps,
         cache_stamp=stamp,
+        manifest_ahead=asked,
     )
     try:
         deps.start(pip_wheel_homes=[])

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from buildpack.cache.cache_guard import CacheDirStamp
     from buildpack.cache.cache_lock import FileLock
     from buildpack.package_managers.tool_fetch import Fetch
+    from buildpack.runtime.manifest import Asked
     from buildpack.selfdeps.bootstrap import Dependencies
     from buildpack.selfdeps.tree_scan import Begun
 
@@ -63,6 +64,9 @@ class BuildContext:
     # A kept tool's directory in CACHE_DIR, being read in a child process
     # since the build began (see kept_venv.read_ahead): the check takes it.
     read_ahead: Begun | None = None
+    # An own mirror's manifest, being asked for in a child process since the
+    # build began (see manifest.read_ahead): manifest.load takes it.
+    manifest_ahead: Asked | None = None
     arch: str = ""
     # Which directory CACHE_DIR was when the build began (see cache_guard).
     cache_stamp: CacheDirStamp | None = None

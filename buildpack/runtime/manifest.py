@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from buildpack.core import errors
+from buildpack.core import errors, forked
+from buildpack.core.config_vars import ConfigVars, lookup
 from buildpack.core.context import BuildContext
+from buildpack.core.settings import Settings
 
 MANIFEST_NAME = "runtimes.json"
 SCHEMA = 1
@@ -144,6 +148,49 @@ class MirrorRuntimes:
         return next((entry for entry in self.entries if entry.file == file), None)
 
 
+class Answer(NamedTuple):
+    """What the mirror answered when asked for its manifest."""
+
+    data: bytes | None  # None: it has none, or no answer came
+    unreachable: str = ""  # why it could not be asked
+    too_large: bool = False
+
+
+class Asked(NamedTuple):
+    """The manifest at ``url``, being asked for in a child process."""
+
+    url: str
+    child: forked.Child[Answer]
+
+
+def read_ahead(settings: Settings, config: ConfigVars, environ: Mapping[str, str]) -> Asked | None:
+    """Begin asking an own mirror for its manifest in a child process, for
+    ``load`` to take (through BuildContext.manifest_ahead); the caller stops it.
+
+    Asking needs the HTTP side of the standard library (urllib, http.client,
+    ssl, email: 20 to 30 ms of imports) and a round trip, which an
+    unchanged rebuild needs for nothing else. Begun before the build
+    imports its own modules, the answer comes on the other core meanwhile.
+    Only where a fork is safe (core.forked); a setting the buildpack cannot
+    use makes the child fail, and ``load`` then asks again itself, so that
+    the error comes in its usual place.
+    """
+    from buildpack.runtime import runtime
+
+    def setting(name: str) -> str | None:
+        return lookup(name, config, environ)
+
+    try:
+        base = runtime.mirror_base_url(setting, settings)
+    except errors.BuildError:
+        return None
+    if base == settings.runtime_base_url.rstrip("/"):
+        return None  # Heroku's bucket publishes no manifest
+    url = f"{base}/{MANIFEST_NAME}"
+    child = forked.start(lambda: _ask(url, setting, settings), f"the question for {url}")
+    return None if child is None else Asked(url, child)
+
+
 def load(ctx: BuildContext, base_url: str) -> MirrorRuntimes | None:
     """The manifest of the mirror at ``base_url`` for the build's stack and
     CPU; None without one.
@@ -154,11 +201,50 @@ def load(ctx: BuildContext, base_url: str) -> MirrorRuntimes | None:
     reports the network problem (or a cached runtime is used) instead of
     the build waiting out every retry twice.
     """
-    from buildpack.runtime import download
-    from buildpack.runtime.download_settings import download_settings
-
     url = f"{base_url}/{MANIFEST_NAME}"
-    tuning = download_settings(ctx)
+    answer = _taken(ctx, url)
+    ctx.report.set("runtime_manifest_read_ahead", answer is not None)
+    if answer is None:
+        answer = _ask(url, ctx.setting, ctx.settings)
+    if answer.unreachable:
+        problem = answer.unreachable
+        ctx.out.info(
+            f"Could not read the mirror's {MANIFEST_NAME} ({problem}); going on without it"
+        )
+        return None
+    if answer.too_large:
+        raise errors.runtime_manifest_invalid(url, f"it is larger than {MAX_MANIFEST_BYTES} bytes")
+    if answer.data is None:
+        return None
+    try:
+        entries = parse_manifest(answer.data)
+    except ManifestError as exc:
+        raise errors.runtime_manifest_invalid(url, str(exc)) from None
+    mine = sorted(
+        (e for e in entries if e.stack == ctx.stack and e.arch == ctx.arch),
+        key=lambda e: e.version_key,
+    )
+    return MirrorRuntimes(url, ctx.stack, ctx.arch, tuple(mine))
+
+
+def _taken(ctx: BuildContext, url: str) -> Answer | None:
+    """The read-ahead's answer, if it asked for ``url`` and ended well."""
+    asked, ctx.manifest_ahead = ctx.manifest_ahead, None
+    if asked is None:
+        return None
+    try:
+        return asked.child.result() if asked.url == url else None
+    except forked.ChildFailed:
+        return None  # asked again here, where any error has its own message
+    finally:
+        asked.child.stop()
+
+
+def _ask(url: str, setting: Callable[[str], str | None], settings: Settings) -> Answer:
+    from buildpack.runtime import download
+    from buildpack.runtime.download_settings import settings_from
+
+    tuning = settings_from(setting, settings)
     try:
         with download.fetch_stream(
             url,
@@ -175,20 +261,7 @@ def load(ctx: BuildContext, base_url: str) -> MirrorRuntimes | None:
         ) as response:
             data = download.read_bounded(response.raw, MAX_MANIFEST_BYTES)
     except download.NotFound:
-        return None
+        return Answer(None)
     except download.DownloadError as exc:
-        ctx.out.info(
-            f"Could not read the mirror's {MANIFEST_NAME} ({exc.problem}); going on without it"
-        )
-        return None
-    if data is None:
-        raise errors.runtime_manifest_invalid(url, f"it is larger than {MAX_MANIFEST_BYTES} bytes")
-    try:
-        entries = parse_manifest(data)
-    except ManifestError as exc:
-        raise errors.runtime_manifest_invalid(url, str(exc)) from None
-    mine = sorted(
-        (e for e in entries if e.stack == ctx.stack and e.arch == ctx.arch),
-        key=lambda e: e.version_key,
-    )
-    return MirrorRuntimes(url, ctx.stack, ctx.arch, tuple(mine))
+        return Answer(None, unreachable=exc.problem)
+    return Answer(data, too_large=data is None)

@@ -80,6 +80,8 @@ def test_a_minor_gets_the_newest_patch_the_mirror_has(
     fields = read_report(box.cache)
     assert fields["python_version"] == version
     assert fields["python_version_resolved_by"] == "runtimes.json"
+    # Asked for by a child process while the build imported its modules.
+    assert fields["runtime_manifest_read_ahead"] is True
     # The packed 3.11 runs at /app with the pyenv installation it came from hidden.
     assert_ran_without_host(result.stdout, hidden, version)
 
