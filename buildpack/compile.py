@@ -112,7 +112,7 @@ def compile_app(ctx: BuildContext) -> None:
         if ctx.deps is not None and ctx.cache_dir_problem() is None:
             # Kept for the next build: not into a CACHE_DIR a hook removed.
             with ctx.report.timed("buildpack_dependencies"):
-                ctx.deps.wait([ctx.build_python_home])
+                ctx.deps.finish([ctx.build_python_home])
             ctx.report.set("buildpack_dependencies_source", ctx.deps.source or "none")
             ctx.report.set("buildpack_dependencies_checked", ctx.deps.checked)
             ctx.report.set("pypa_libraries_source", ctx.deps.pure.source or "none")

@@ -14,7 +14,8 @@ from typing import NoReturn
 from buildpack.cache import cache_guard
 from buildpack.core import errors
 from buildpack.core.build_tmpdir import private_tmpdir
-from buildpack.core.config_vars import ConfigVars, read_env_dir
+from buildpack.core.config_vars import read_env_dir
+from buildpack.core.context import BuildContext
 from buildpack.core.output import Output, colour_wanted
 from buildpack.core.redact import redact_text
 from buildpack.core.report import Report
@@ -131,68 +132,51 @@ def _build(
     out.colour = out.colour and colour_wanted(config.values)
     for name, why in config.skipped:
         out.info(f"Not exporting config var {name!r}: {why}")
-    settings = Settings.load(root / "buildpack.toml")
+    ctx = BuildContext(
+        build_dir=build_dir,
+        cache_dir=cache_dir,
+        env_dir=env_dir,
+        buildpack_dir=root,
+        settings=Settings.load(root / "buildpack.toml"),
+        out=out,
+        report=report,
+        config=config,
+        environ=dict(os.environ),
+        install_dev=install_dev,
+    )
     # Asked first: the answer comes on the other core while this process
     # imports the rest of the build and checks the app.
-    asked = manifest.read_ahead(settings, config, os.environ)
+    manifest.read_ahead(ctx)
     try:
-        _build_with(
-            build_dir, cache_dir, env_dir, out, report, install_dev, config, settings, asked
-        )
+        _run(ctx)
     finally:
-        if asked is not None:
-            asked.child.stop()
+        # Whatever still runs in the background must not outlive the build.
+        ctx.stop_deferred()
 
 
-def _build_with(
-    build_dir: Path,
-    cache_dir: Path,
-    env_dir: Path | None,
-    out: Output,
-    report: Report,
-    install_dev: bool,
-    config: ConfigVars,
-    settings: Settings,
-    asked: manifest.Asked | None,
-) -> None:
+def _run(ctx: BuildContext) -> None:
     # Imported before anything else starts in the background, so that
     # nothing stays behind if this fails. None of them needs the buildpack's
     # own dependencies: on a cold cache those come while the build goes on.
     from buildpack.app.checks import check_before_build
     from buildpack.compile import compile_app
-    from buildpack.core.context import BuildContext
 
     imports_done()
-    root = buildpack_root()
-    check_before_build(build_dir, os.environ)
+    out, report = ctx.out, ctx.report
+    check_before_build(ctx.build_dir, os.environ)
     # Before anything reads or writes CACHE_DIR.
-    cache_guard.say_untrusted(out, report, cache_guard.check_links(cache_dir))
-    stamp = cache_guard.CacheDirStamp(cache_dir)
-    deps = bootstrap.prepare(
-        buildpack_dir=root,
-        cache_dir=cache_dir,
-        config=config,
+    cache_guard.say_untrusted(out, report, cache_guard.check_links(ctx.cache_dir))
+    ctx.cache_stamp = cache_guard.CacheDirStamp(ctx.cache_dir)
+    ctx.deps = deps = bootstrap.prepare(
+        buildpack_dir=ctx.buildpack_dir,
+        cache_dir=ctx.cache_dir,
+        config=ctx.config,
         environ=os.environ,
         out=out,
         # A kept copy is checked when first needed: what it finds is said then.
         on_untrusted=lambda found: cache_guard.say_untrusted(out, report, found),
     )
     cache_guard.say_untrusted(out, report, deps.untrusted)
-    ctx = BuildContext(
-        build_dir=build_dir,
-        cache_dir=cache_dir,
-        env_dir=env_dir,
-        buildpack_dir=root,
-        settings=settings,
-        out=out,
-        report=report,
-        config=config,
-        environ=dict(os.environ),
-        install_dev=install_dev,
-        deps=deps,
-        cache_stamp=stamp,
-        manifest_ahead=asked,
-    )
     try:
         deps.start(pip_wheel_homes=[])
         compile_app(ctx)
@@ -204,6 +188,5 @@ def _build_with(
             deps.keep_fetched(within=KEEP_FETCHED_SECONDS)
         raise
     finally:
-        # Whatever still runs in the background must not outlive the build.
         ctx.stop_deferred()
         deps.abandon()

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from buildpack.core import errors, forked
-from buildpack.core.config_vars import ConfigVars, lookup
-from buildpack.core.context import BuildContext
+from buildpack.core.context import BuildContext, Deferred
 from buildpack.core.settings import Settings
 
 MANIFEST_NAME = "runtimes.json"
@@ -163,9 +162,9 @@ class Asked(NamedTuple):
     child: forked.Child[Answer]
 
 
-def read_ahead(settings: Settings, config: ConfigVars, environ: Mapping[str, str]) -> Asked | None:
+def read_ahead(ctx: BuildContext) -> None:
     """Begin asking an own mirror for its manifest in a child process, for
-    ``load`` to take (through BuildContext.manifest_ahead); the caller stops it.
+    ``load`` to take; the build stops it however it ends.
 
     Asking needs the HTTP side of the standard library (urllib, http.client,
     ssl, email: 20 to 30 ms of imports) and a round trip, which an
@@ -177,18 +176,18 @@ def read_ahead(settings: Settings, config: ConfigVars, environ: Mapping[str, str
     """
     from buildpack.runtime import runtime
 
-    def setting(name: str) -> str | None:
-        return lookup(name, config, environ)
-
     try:
-        base = runtime.mirror_base_url(setting, settings)
+        base = runtime.base_url(ctx)
     except errors.BuildError:
-        return None
-    if base == settings.runtime_base_url.rstrip("/"):
-        return None  # Heroku's bucket publishes no manifest
+        return
+    if base == ctx.settings.runtime_base_url.rstrip("/"):
+        return  # Heroku's bucket publishes no manifest
     url = f"{base}/{MANIFEST_NAME}"
+    setting, settings = ctx.setting, ctx.settings
     child = forked.start(lambda: _ask(url, setting, settings), f"the question for {url}")
-    return None if child is None else Asked(url, child)
+    if child is not None:
+        ctx.manifest_ahead = Asked(url, child)
+        ctx.deferred.append(Deferred(finish=child.stop, stop=child.stop))
 
 
 def load(ctx: BuildContext, base_url: str) -> MirrorRuntimes | None:

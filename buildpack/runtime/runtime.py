@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
 from buildpack.cache.cache_lock import FileLock, timeout_setting
 from buildpack.core import errors
 from buildpack.core.context import BuildContext
-from buildpack.core.settings import Settings
 from buildpack.runtime.manifest import MirrorRuntimes
 
 PYTHON_MARKER = Path("bin/python")
@@ -22,12 +20,7 @@ DEFAULT_APP_LOCK_SECONDS = 600.0
 
 
 def base_url(ctx: BuildContext) -> str:
-    return mirror_base_url(ctx.setting, ctx.settings)
-
-
-def mirror_base_url(setting: Callable[[str], str | None], settings: Settings) -> str:
-    """The runtime mirror's address, from the config var or buildpack.toml."""
-    url = setting("BUILDPACK_S3_BASE_URL") or settings.runtime_base_url
+    url = ctx.setting("BUILDPACK_S3_BASE_URL") or ctx.settings.runtime_base_url
     if urlparse(url).scheme not in ("http", "https", "file"):
         raise errors.runtime_url_invalid(url)
     return url.rstrip("/")

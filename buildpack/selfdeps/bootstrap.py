@@ -222,10 +222,6 @@ class Dependencies:
         fs.remove_tree(self.target)
         return False
 
-    @property
-    def started(self) -> bool:
-        return self._kept or self._ready or self._fetch is not None
-
     def _wanted(self) -> list[LockedFile]:
         """What to fetch: the locked files for here, once packaging can say;
         the pins as they are where nothing is locked for here."""
@@ -285,11 +281,10 @@ class Dependencies:
     def wait(self, pip_wheel_homes: list[Path], *, use_pip: bool = True) -> bool:
         """Finish and activate them; False if there is no way yet (no index
         known and no pip: the caller installs a runtime and asks again).
-        With ``use_pip=False``, only what the background fetch got counts.
-        A kept copy not yet checked counts as there (``ready`` checks it)."""
+        With ``use_pip=False``, only what the background fetch got counts."""
         from buildpack.selfdeps import deps_fetch
 
-        if self._kept or self._ready:
+        if self.ready:
             return True
         if self._fetch is None and use_pip:
             self.start(pip_wheel_homes)
@@ -341,6 +336,12 @@ class Dependencies:
 
     def _checked(self, target: Path) -> bool:
         return self.locked is not None and verified_tree.problem(target, self.locked) is None
+
+    def finish(self, pip_wheel_homes: list[Path]) -> None:
+        """At a build's end: publish them for later builds (``wait``). A kept
+        copy the build never needed stays as it is, unchecked and unused."""
+        if not self._kept:
+            self.wait(pip_wheel_homes)
 
     def settle(self) -> None:
         """Let the fetch, writing into CACHE_DIR, end before a hook may remove it."""

@@ -164,7 +164,7 @@ def test_dependencies_come_from_the_index_in_the_background(tmp_path, index: Ind
     deps, _log = _deps(tmp_path, index.url + "/simple", pins, wheels)
     assert not deps.ready and deps.source == ""
     deps.start([])
-    assert deps.started and not deps.ready
+    assert deps._fetch is not None and not deps.ready
     try:
         assert deps.wait([])
     finally:
@@ -320,9 +320,10 @@ def test_a_kept_copy_is_checked_when_first_needed_and_not_before(tmp_path, index
     again = _next_build(deps, tmp_path, on_untrusted=said.extend)
     assert again.available and again.source == "cache" and not again.checked
     assert str(deps.target) not in sys.path
-    # A copy is there: starting and waiting neither fetch nor check it.
+    # A copy is there: starting and finishing neither fetch nor check it.
     again.start([])
-    assert again.wait([]) and again._fetch is None and not again.checked
+    again.finish([])
+    assert again._fetch is None and not again.checked
     (deps.target / "bpdemo" / "__init__.py").write_text("raise SystemExit('planted')\n")
     assert not again.ready and again.checked and not again.available
     assert str(deps.target) not in sys.path and not os.path.lexists(deps.target)
@@ -429,7 +430,7 @@ def test_the_pypa_wheels_come_first_then_the_rest_in_the_background(tmp_path, in
     assert not deps.pure.ready and deps.pure.source == ""
     try:
         deps.start([])
-        assert deps.pure.ready and deps.pure.source == "index" and deps.started
+        assert deps.pure.ready and deps.pure.source == "index" and deps._fetch is not None
         assert deps.wait([]) and deps.source == "index"
     finally:
         _forget(deps)
@@ -478,7 +479,7 @@ def test_without_the_pypa_wheels_pip_downloads_them_and_says_why(tmp_path, index
     deps._env["PIP_FIND_LINKS"] = str(tmp_path / "elsewhere" / "files")
     try:
         deps.start([])
-        assert not deps.pure.ready and not deps.started
+        assert not deps.pure.ready and deps._fetch is None
         assert deps.wait([])
     finally:
         _forget(deps)

@@ -24,7 +24,7 @@ def build(**config):
     captured = make_ctx(Path(sys.argv[1]), config=config)
     ctx = captured.ctx
     ctx.stack, ctx.arch = "heroku-24", "amd64"
-    ctx.manifest_ahead = manifest.read_ahead(ctx.settings, ctx.config, ctx.environ)
+    manifest.read_ahead(ctx)
     return captured
 """
 
