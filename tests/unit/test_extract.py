@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import stat
@@ -550,3 +551,15 @@ def test_a_512_mib_long_name_fails_without_reading_it(tmp_path: Path) -> None:
     assert "a long-name header declares 536870912 bytes" in output
     assert int(max_rss_kib) < 200 * 1024, f"peak memory {int(max_rss_kib) // 1024} MiB"
     assert leftovers(tmp_path) == ["bomb.tar.zst"]
+
+
+def test_the_zstd_tools_output_pipe_holds_a_megabyte() -> None:
+    """So that the tool decompresses ahead while files are written
+    (zstd_stream._widen; its input pipe, closed as soon as this small
+    archive is fed, is widened the same way)."""
+    allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    with open_zstd_reader(io.BytesIO(zstd(small_runtime_tar())), force_tool=True) as reader:
+        stdout = reader._source._proc.stdout  # type: ignore[attr-defined]
+        size = fcntl.fcntl(stdout.fileno(), fcntl.F_GETPIPE_SZ)
+        reader.read()
+    assert size == min(1024 * 1024, allowed)
