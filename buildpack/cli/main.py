@@ -66,7 +66,7 @@ def imports_done() -> None:
     there by now again.
 
     bin/compile turns the collector off before it imports the build: the
-    300 modules' objects live as long as the process, and collecting them
+    200-odd modules' objects live as long as the process, and collecting them
     while they came (about 45 times, 7 to 10 ms of every build) freed a few
     hundred objects. Frozen here, they are left out of every later
     collection; the build's own objects are collected as usual.

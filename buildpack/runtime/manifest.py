@@ -184,7 +184,8 @@ def read_ahead(ctx: BuildContext) -> None:
         return  # Heroku's bucket publishes no manifest
     url = f"{base}/{MANIFEST_NAME}"
     setting, settings = ctx.setting, ctx.settings
-    child = forked.start(lambda: _ask(url, setting, settings), f"the question for {url}")
+    # Named without the address, which may hold credentials.
+    child = forked.start(lambda: _ask(url, setting, settings), f"the mirror's {MANIFEST_NAME}")
     if child is not None:
         ctx.manifest_ahead = Asked(url, child)
         ctx.deferred.append(Deferred(finish=child.stop, stop=child.stop))
